@@ -1141,6 +1141,62 @@ func (x *WatchResponse) GetVersion() *RegistryVersion {
 	return nil
 }
 
+// VersionManifest is how the embedded store records one registry version:
+// the version's description and the metadata of every object, whose content
+// is stored once per content hash.
+type VersionManifest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version *RegistryVersion       `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Objects in listing order (by kind, then definition order).
+	Objects       []*ObjectMeta `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionManifest) Reset() {
+	*x = VersionManifest{}
+	mi := &file_fstore_v1_registry_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionManifest) ProtoMessage() {}
+
+func (x *VersionManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_registry_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionManifest.ProtoReflect.Descriptor instead.
+func (*VersionManifest) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_registry_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VersionManifest) GetVersion() *RegistryVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *VersionManifest) GetObjects() []*ObjectMeta {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
 var File_fstore_v1_registry_proto protoreflect.FileDescriptor
 
 const file_fstore_v1_registry_proto_rawDesc = "" +
@@ -1215,20 +1271,23 @@ const file_fstore_v1_registry_proto_rawDesc = "" +
 	"\fWatchRequest\x12#\n" +
 	"\rafter_version\x18\x01 \x01(\x04R\fafterVersion\"E\n" +
 	"\rWatchResponse\x124\n" +
-	"\aversion\x18\x01 \x01(\v2\x1a.fstore.v1.RegistryVersionR\aversion*r\n" +
+	"\aversion\x18\x01 \x01(\v2\x1a.fstore.v1.RegistryVersionR\aversion\"x\n" +
+	"\x0fVersionManifest\x124\n" +
+	"\aversion\x18\x01 \x01(\v2\x1a.fstore.v1.RegistryVersionR\aversion\x12/\n" +
+	"\aobjects\x18\x02 \x03(\v2\x15.fstore.v1.ObjectMetaR\aobjects*r\n" +
 	"\n" +
 	"ChangeType\x12\x1b\n" +
 	"\x17CHANGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHANGE_TYPE_ADDED\x10\x01\x12\x17\n" +
 	"\x13CHANGE_TYPE_CHANGED\x10\x02\x12\x17\n" +
-	"\x13CHANGE_TYPE_REMOVED\x10\x032\xbd\x04\n" +
+	"\x13CHANGE_TYPE_REMOVED\x10\x032\xa1\x04\n" +
 	"\x0fRegistryService\x12Y\n" +
 	"\x05Apply\x12\x17.fstore.v1.ApplyRequest\x1a\x18.fstore.v1.ApplyResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/registry:apply\x12U\n" +
 	"\x04Plan\x12\x16.fstore.v1.PlanRequest\x1a\x17.fstore.v1.PlanResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/registry:plan\x12d\n" +
 	"\x04List\x12\x16.fstore.v1.ListRequest\x1a\x17.fstore.v1.ListResponse\"+\x82\xd3\xe4\x93\x02%Z\x0e\x12\f/v1/registry\x12\x13/v1/registry/{kind}\x12X\n" +
 	"\x03Get\x12\x15.fstore.v1.GetRequest\x1a\x16.fstore.v1.GetResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/registry/{kind}/{name}\x12^\n" +
-	"\aHistory\x12\x19.fstore.v1.HistoryRequest\x1a\x1a.fstore.v1.HistoryResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/registry:history\x12X\n" +
-	"\x05Watch\x12\x17.fstore.v1.WatchRequest\x1a\x18.fstore.v1.WatchResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/registry:watch0\x01B3Z1github.com/fstore/fstore/proto/fstore/v1;fstorev1b\x06proto3"
+	"\aHistory\x12\x19.fstore.v1.HistoryRequest\x1a\x1a.fstore.v1.HistoryResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/registry:history\x12<\n" +
+	"\x05Watch\x12\x17.fstore.v1.WatchRequest\x1a\x18.fstore.v1.WatchResponse0\x01B3Z1github.com/fstore/fstore/proto/fstore/v1;fstorev1b\x06proto3"
 
 var (
 	file_fstore_v1_registry_proto_rawDescOnce sync.Once
@@ -1243,7 +1302,7 @@ func file_fstore_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_fstore_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fstore_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_fstore_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_fstore_v1_registry_proto_goTypes = []any{
 	(ChangeType)(0),               // 0: fstore.v1.ChangeType
 	(*ObjectMeta)(nil),            // 1: fstore.v1.ObjectMeta
@@ -1262,55 +1321,58 @@ var file_fstore_v1_registry_proto_goTypes = []any{
 	(*HistoryResponse)(nil),       // 14: fstore.v1.HistoryResponse
 	(*WatchRequest)(nil),          // 15: fstore.v1.WatchRequest
 	(*WatchResponse)(nil),         // 16: fstore.v1.WatchResponse
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*Entity)(nil),                // 18: fstore.v1.Entity
-	(*Source)(nil),                // 19: fstore.v1.Source
-	(*FeatureView)(nil),           // 20: fstore.v1.FeatureView
-	(*OnDemandFeatureView)(nil),   // 21: fstore.v1.OnDemandFeatureView
-	(*FeatureService)(nil),        // 22: fstore.v1.FeatureService
-	(*Model)(nil),                 // 23: fstore.v1.Model
-	(*Endpoint)(nil),              // 24: fstore.v1.Endpoint
-	(*Definitions)(nil),           // 25: fstore.v1.Definitions
+	(*VersionManifest)(nil),       // 17: fstore.v1.VersionManifest
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*Entity)(nil),                // 19: fstore.v1.Entity
+	(*Source)(nil),                // 20: fstore.v1.Source
+	(*FeatureView)(nil),           // 21: fstore.v1.FeatureView
+	(*OnDemandFeatureView)(nil),   // 22: fstore.v1.OnDemandFeatureView
+	(*FeatureService)(nil),        // 23: fstore.v1.FeatureService
+	(*Model)(nil),                 // 24: fstore.v1.Model
+	(*Endpoint)(nil),              // 25: fstore.v1.Endpoint
+	(*Definitions)(nil),           // 26: fstore.v1.Definitions
 }
 var file_fstore_v1_registry_proto_depIdxs = []int32{
-	17, // 0: fstore.v1.ObjectMeta.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 0: fstore.v1.ObjectMeta.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: fstore.v1.RegistryObject.meta:type_name -> fstore.v1.ObjectMeta
-	18, // 2: fstore.v1.RegistryObject.entity:type_name -> fstore.v1.Entity
-	19, // 3: fstore.v1.RegistryObject.source:type_name -> fstore.v1.Source
-	20, // 4: fstore.v1.RegistryObject.feature_view:type_name -> fstore.v1.FeatureView
-	21, // 5: fstore.v1.RegistryObject.on_demand_feature_view:type_name -> fstore.v1.OnDemandFeatureView
-	22, // 6: fstore.v1.RegistryObject.feature_service:type_name -> fstore.v1.FeatureService
-	23, // 7: fstore.v1.RegistryObject.model:type_name -> fstore.v1.Model
-	24, // 8: fstore.v1.RegistryObject.endpoint:type_name -> fstore.v1.Endpoint
-	17, // 9: fstore.v1.RegistryVersion.created_at:type_name -> google.protobuf.Timestamp
+	19, // 2: fstore.v1.RegistryObject.entity:type_name -> fstore.v1.Entity
+	20, // 3: fstore.v1.RegistryObject.source:type_name -> fstore.v1.Source
+	21, // 4: fstore.v1.RegistryObject.feature_view:type_name -> fstore.v1.FeatureView
+	22, // 5: fstore.v1.RegistryObject.on_demand_feature_view:type_name -> fstore.v1.OnDemandFeatureView
+	23, // 6: fstore.v1.RegistryObject.feature_service:type_name -> fstore.v1.FeatureService
+	24, // 7: fstore.v1.RegistryObject.model:type_name -> fstore.v1.Model
+	25, // 8: fstore.v1.RegistryObject.endpoint:type_name -> fstore.v1.Endpoint
+	18, // 9: fstore.v1.RegistryVersion.created_at:type_name -> google.protobuf.Timestamp
 	4,  // 10: fstore.v1.RegistryVersion.changes:type_name -> fstore.v1.Change
 	0,  // 11: fstore.v1.Change.type:type_name -> fstore.v1.ChangeType
-	25, // 12: fstore.v1.ApplyRequest.definitions:type_name -> fstore.v1.Definitions
+	26, // 12: fstore.v1.ApplyRequest.definitions:type_name -> fstore.v1.Definitions
 	3,  // 13: fstore.v1.ApplyResponse.version:type_name -> fstore.v1.RegistryVersion
 	4,  // 14: fstore.v1.ApplyResponse.changes:type_name -> fstore.v1.Change
-	25, // 15: fstore.v1.PlanRequest.definitions:type_name -> fstore.v1.Definitions
+	26, // 15: fstore.v1.PlanRequest.definitions:type_name -> fstore.v1.Definitions
 	4,  // 16: fstore.v1.PlanResponse.changes:type_name -> fstore.v1.Change
 	2,  // 17: fstore.v1.ListResponse.objects:type_name -> fstore.v1.RegistryObject
 	2,  // 18: fstore.v1.GetResponse.object:type_name -> fstore.v1.RegistryObject
 	3,  // 19: fstore.v1.HistoryResponse.versions:type_name -> fstore.v1.RegistryVersion
 	3,  // 20: fstore.v1.WatchResponse.version:type_name -> fstore.v1.RegistryVersion
-	5,  // 21: fstore.v1.RegistryService.Apply:input_type -> fstore.v1.ApplyRequest
-	7,  // 22: fstore.v1.RegistryService.Plan:input_type -> fstore.v1.PlanRequest
-	9,  // 23: fstore.v1.RegistryService.List:input_type -> fstore.v1.ListRequest
-	11, // 24: fstore.v1.RegistryService.Get:input_type -> fstore.v1.GetRequest
-	13, // 25: fstore.v1.RegistryService.History:input_type -> fstore.v1.HistoryRequest
-	15, // 26: fstore.v1.RegistryService.Watch:input_type -> fstore.v1.WatchRequest
-	6,  // 27: fstore.v1.RegistryService.Apply:output_type -> fstore.v1.ApplyResponse
-	8,  // 28: fstore.v1.RegistryService.Plan:output_type -> fstore.v1.PlanResponse
-	10, // 29: fstore.v1.RegistryService.List:output_type -> fstore.v1.ListResponse
-	12, // 30: fstore.v1.RegistryService.Get:output_type -> fstore.v1.GetResponse
-	14, // 31: fstore.v1.RegistryService.History:output_type -> fstore.v1.HistoryResponse
-	16, // 32: fstore.v1.RegistryService.Watch:output_type -> fstore.v1.WatchResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	3,  // 21: fstore.v1.VersionManifest.version:type_name -> fstore.v1.RegistryVersion
+	1,  // 22: fstore.v1.VersionManifest.objects:type_name -> fstore.v1.ObjectMeta
+	5,  // 23: fstore.v1.RegistryService.Apply:input_type -> fstore.v1.ApplyRequest
+	7,  // 24: fstore.v1.RegistryService.Plan:input_type -> fstore.v1.PlanRequest
+	9,  // 25: fstore.v1.RegistryService.List:input_type -> fstore.v1.ListRequest
+	11, // 26: fstore.v1.RegistryService.Get:input_type -> fstore.v1.GetRequest
+	13, // 27: fstore.v1.RegistryService.History:input_type -> fstore.v1.HistoryRequest
+	15, // 28: fstore.v1.RegistryService.Watch:input_type -> fstore.v1.WatchRequest
+	6,  // 29: fstore.v1.RegistryService.Apply:output_type -> fstore.v1.ApplyResponse
+	8,  // 30: fstore.v1.RegistryService.Plan:output_type -> fstore.v1.PlanResponse
+	10, // 31: fstore.v1.RegistryService.List:output_type -> fstore.v1.ListResponse
+	12, // 32: fstore.v1.RegistryService.Get:output_type -> fstore.v1.GetResponse
+	14, // 33: fstore.v1.RegistryService.History:output_type -> fstore.v1.HistoryResponse
+	16, // 34: fstore.v1.RegistryService.Watch:output_type -> fstore.v1.WatchResponse
+	29, // [29:35] is the sub-list for method output_type
+	23, // [23:29] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_fstore_v1_registry_proto_init() }
@@ -1335,7 +1397,7 @@ func file_fstore_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fstore_v1_registry_proto_rawDesc), len(file_fstore_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

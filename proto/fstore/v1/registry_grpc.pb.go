@@ -46,7 +46,8 @@ type RegistryServiceClient interface {
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*GetResponse, error)
 	// History lists registry versions, newest first.
 	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
-	// Watch streams every registry version applied after the one given.
+	// Watch streams every registry version applied after the one given. It is
+	// gRPC only: the REST gateway does not stream.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
@@ -146,7 +147,8 @@ type RegistryServiceServer interface {
 	Get(context.Context, *GetRequest) (*GetResponse, error)
 	// History lists registry versions, newest first.
 	History(context.Context, *HistoryRequest) (*HistoryResponse, error)
-	// Watch streams every registry version applied after the one given.
+	// Watch streams every registry version applied after the one given. It is
+	// gRPC only: the REST gateway does not stream.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedRegistryServiceServer()
 }

@@ -1,0 +1,129 @@
+package featurestore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/featurestore/registry"
+)
+
+// DefaultDataDir is the data directory the CLI uses when none is given.
+const DefaultDataDir = "./fstore-data"
+
+// Options configures Open. A nil *Options means all defaults.
+type Options struct {
+	// Checker type-checks expressions when definitions are validated.
+	// Default: none (expressions are stored unchecked).
+	Checker def.Checker
+	// Now is the clock recorded with registry versions. Default time.Now.
+	Now func() time.Time
+	// ReadOnly opens the directory without writing to it; it must exist.
+	// Default false.
+	ReadOnly bool
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64
+	// Logger receives Pebble's informational logs. Default: discarded, so
+	// that CLI output stays clean; errors still surface as returned errors.
+	Logger pebble.Logger
+}
+
+// EnsureDefaults returns o with unset fields set to their defaults.
+func (o *Options) EnsureDefaults() *Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = quietLogger{}
+	}
+	return &c
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	if o.CacheSize < 0 {
+		return fmt.Errorf("%w: CacheSize %d is negative", ErrInvalidOptions, o.CacheSize)
+	}
+	return nil
+}
+
+// Store is an open data directory.
+type Store struct {
+	dir      string
+	db       *pebble.DB
+	cache    *pebble.Cache
+	registry *registry.Registry
+}
+
+// Open opens (creating unless ReadOnly) the data directory dir.
+func Open(dir string, opts *Options) (*Store, error) {
+	opts = opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: empty data directory", ErrInvalidOptions)
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
+			return nil, fmt.Errorf("featurestore: %s is not an fstore data directory (run `fstore apply` first): %w", dir, err)
+		}
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	db, err := pebble.Open(dir, &pebble.Options{
+		Cache:    cache,
+		Logger:   opts.Logger,
+		ReadOnly: opts.ReadOnly,
+	})
+	cache.Unref()
+	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (is `fstore serve` running on it? stop it, or send commands to it with --server)", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("featurestore: cannot open %s: %w", dir, err)
+	}
+	reg, err := registry.Open(db, &registry.Options{Checker: opts.Checker, Now: opts.Now})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("featurestore: cannot open registry in %s: %w", dir, err), db.Close())
+	}
+	return &Store{dir: dir, db: db, registry: reg}, nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Registry returns the versioned definitions registry.
+func (s *Store) Registry() *registry.Registry { return s.registry }
+
+// Close closes the data directory. Waiters on the registry return.
+func (s *Store) Close() error {
+	s.registry.Close()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("featurestore: cannot close %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// quietLogger drops Pebble's informational output. Fatalf still stops the
+// process, as Pebble requires of a Logger.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: fatal: "+format+"\n", args...)
+	os.Exit(1)
+}
