@@ -13,6 +13,9 @@ func Suggest(name string, candidates []string) []string {
 		d int
 	}
 	limit := min(len(name)/3, 3)
+	if len(name) > 4*MaxNameLen {
+		return nil // no plausible typo of any valid name; and bounds the work
+	}
 	var best []scored
 	seen := map[string]bool{}
 	for _, c := range candidates {
@@ -20,6 +23,9 @@ func Suggest(name string, candidates []string) []string {
 			continue
 		}
 		seen[c] = true
+		if abs(len(c)-len(name)) > limit {
+			continue // the distance is at least the difference in length
+		}
 		if d := editDistance(name, c); d <= limit {
 			best = append(best, scored{c, d})
 		}
@@ -30,6 +36,9 @@ func Suggest(name string, candidates []string) []string {
 		}
 		return best[i].s < best[j].s
 	})
+	if len(best) == 0 {
+		return nil
+	}
 	if len(best) > 3 {
 		best = best[:3]
 	}
@@ -66,4 +75,11 @@ func editDistance(a, b string) int {
 		}
 	}
 	return rows[len(a)][len(b)]
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
