@@ -64,7 +64,6 @@ func (o *Options) Validate() error {
 type Store struct {
 	dir      string
 	db       *pebble.DB
-	cache    *pebble.Cache
 	registry *registry.Registry
 }
 

@@ -59,6 +59,7 @@ func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Hour: "1h", 24 * time.Hour: "24h", 90 * time.Minute: "1h30m", time.Minute: "1m",
 		90 * time.Second: "1m30s", 1500 * time.Millisecond: "1.5s", 0: "0s", time.Hour + time.Second: "1h0m1s",
+		48 * time.Hour: "2d", 7 * 24 * time.Hour: "7d", 49 * time.Hour: "49h", -48 * time.Hour: "-48h",
 	} {
 		if got := FormatDuration(d); got != want {
 			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)

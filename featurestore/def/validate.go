@@ -493,9 +493,14 @@ func (v *validator) endpoint(e *Endpoint, report reporter) {
 	}
 }
 
-// FormatDuration formats d like time.Duration.String without zero units:
-// "1h", "24h", "1h30m", "90s", "1.5s".
+// FormatDuration formats d like time.Duration.String without zero units, and
+// whole days from two days up as days: "1h", "24h", "1h30m", "1m30s",
+// "1.5s", "7d".
 func FormatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= 2*day && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]

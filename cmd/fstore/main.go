@@ -1,0 +1,139 @@
+// Command fstore is the feature store's single binary: it applies and
+// inspects definitions, serves features, and (as the engine grows) builds
+// training sets and materialises online state. This package only parses
+// flags and wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/status"
+
+	"github.com/fstore/fstore/featurestore"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	dataDir string
+	server  string
+	output  string
+	quiet   bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line; it is main without the process around it,
+// so that tests can drive the CLI in process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "fstore: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "fstore: %s\n", errorText(err))
+	return exitError
+}
+
+// errorText prints a gRPC status error as its message alone: the CLI talks to
+// a local registry and a remote server through the same API, and the user
+// should see the same text either way.
+func errorText(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Message()
+	}
+	return err.Error()
+}
+
+type usageError struct{ error }
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fstore",
+		Short: "A feature store and online serving engine in one binary",
+		Long: `fstore registers features once, in protobuf, and from that one definition
+builds training sets, materialises online state and serves features and
+predictions.
+
+Commands read and write the data directory (--data-dir). While 'fstore serve'
+runs on it, commands are sent to that server automatically; --server sends
+them to any server.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dataDir, "data-dir", envOr("FSTORE_DATA_DIR", featurestore.DefaultDataDir), "data directory (env FSTORE_DATA_DIR)")
+	pf.StringVar(&g.server, "server", os.Getenv("FSTORE_SERVER"), "gRPC address of a running fstore server to send commands to (env FSTORE_SERVER)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results, no progress or notes")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.output != "table" && g.output != "json" {
+			return usageError{fmt.Errorf("--output %q: want table or json", g.output)}
+		}
+		return nil
+	}
+	root.AddCommand(
+		newApplyCmd(g),
+		newPlanCmd(g),
+		newListCmd(g),
+		newDescribeCmd(g),
+		newHistoryCmd(g),
+		newServeCmd(g),
+		newQuickstartCmd(g),
+	)
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// note prints a progress or informational line to stderr unless --quiet.
+func (g *globals) note(format string, args ...any) {
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, format+"\n", args...)
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that names the arguments.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("want %s, got %d arguments", names, len(args))}
+		}
+		return nil
+	}
+}

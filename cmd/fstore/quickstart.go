@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fstore/fstore/examples/rides"
+	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
+)
+
+func newQuickstartCmd(g *globals) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "quickstart",
+		Short: "Generate the ride-hailing example, apply it and show the registry",
+		Long: `quickstart writes the ride-hailing example (definitions and deterministic
+Parquet data) into --dir, applies the definitions to the data directory, and
+prints what the registry now holds. It needs nothing but this binary, and
+running it again is harmless: identical definitions apply as a no-op.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			g.note("==> generating the ride-hailing example into %s", dir)
+			st, err := rides.Write(dir, rides.Config{})
+			if err != nil {
+				return err
+			}
+			g.note("    %d driver_stats rows, %d trips, %d rider profiles, %d spine rows", st.DriverStats, st.Trips, st.Riders, st.Requests)
+
+			defsPath := filepath.Join(dir, rides.DefinitionsFile)
+			g.note("==> fstore apply -f %s", defsPath)
+			p, err := loadDefinitions([]string{defsPath})
+			if err != nil {
+				return err
+			}
+			client, done, err := g.registryClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
+			defer cancel()
+			applied, err := client.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p, Description: "quickstart"})
+			if err != nil {
+				return err
+			}
+			if applied.GetApplied() {
+				fmt.Fprintf(g.stdout, "applied registry version %d (%d objects)\n", applied.GetVersion().GetVersion(), applied.GetVersion().GetObjectCount())
+			} else {
+				fmt.Fprintf(g.stdout, "registry already at version %d with these definitions\n", applied.GetVersion().GetVersion())
+			}
+
+			g.note("==> fstore list")
+			list, err := client.List(ctx, &fstorev1.ListRequest{})
+			if err != nil {
+				return err
+			}
+			printObjects(g.stdout, list.GetObjects())
+
+			g.note("==> fstore describe feature_service trip_completion")
+			svc, err := client.Get(ctx, &fstorev1.GetRequest{Kind: "feature_service", Name: "trip_completion"})
+			if err != nil {
+				return err
+			}
+			if err := printObject(g.stdout, svc.GetVersion(), svc.GetObject()); err != nil {
+				return err
+			}
+
+			g.note("==> fstore history")
+			hist, err := client.History(ctx, &fstorev1.HistoryRequest{Limit: 5})
+			if err != nil {
+				return err
+			}
+			printHistory(g.stdout, hist.GetVersions())
+			g.note("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "quickstart", "directory to write the example's definitions and data into")
+	return cmd
+}

@@ -1,0 +1,53 @@
+package serve
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/featurestore/registry"
+)
+
+// ErrBadRequest marks request errors found by this package (a missing field,
+// an unknown kind); they map to InvalidArgument / 400.
+var ErrBadRequest = errors.New("serve: bad request")
+
+// code maps an engine error to its gRPC code. It is the only place that
+// decides what a failure means on the wire; HTTP statuses derive from these
+// codes through runtime.HTTPStatusFromCode (InvalidArgument → 400,
+// FailedPrecondition → 400, NotFound → 404, Unavailable → 503, ...).
+func code(err error) codes.Code {
+	switch {
+	case err == nil:
+		return codes.OK
+	case errors.Is(err, ErrBadRequest), errors.Is(err, def.ErrInvalid), errors.Is(err, registry.ErrLoad):
+		return codes.InvalidArgument
+	case errors.Is(err, registry.ErrBreaking):
+		return codes.FailedPrecondition
+	case errors.Is(err, registry.ErrNotFound):
+		return codes.NotFound
+	case errors.Is(err, registry.ErrClosed):
+		return codes.Unavailable
+	case errors.Is(err, registry.ErrCorrupt):
+		return codes.DataLoss
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	}
+	return codes.Internal
+}
+
+// grpcError converts an engine error into a gRPC status error.
+func grpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(code(err), err.Error())
+}

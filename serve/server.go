@@ -1,0 +1,242 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fstore/fstore/featurestore"
+	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
+)
+
+// Config configures Run. Store is required; every other field has a
+// default.
+type Config struct {
+	// Store is the open data directory to serve. Required.
+	Store *featurestore.Store
+	// HTTPAddr is the fasthttp listen address. Default ":6566".
+	HTTPAddr string
+	// GRPCAddr is the gRPC listen address. Default ":6570".
+	GRPCAddr string
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+	// ShutdownTimeout bounds the drain of in-flight requests once the
+	// context is cancelled. Default 10s.
+	ShutdownTimeout time.Duration
+	// MaxRequestBodySize bounds HTTP request bodies. Default 4 MiB.
+	MaxRequestBodySize int
+	// OnListen, if set, is called with the bound addresses once both
+	// servers accept connections (useful with port 0).
+	OnListen func(httpAddr, grpcAddr net.Addr)
+}
+
+// EnsureDefaults fills unset fields.
+func (c *Config) EnsureDefaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":6566"
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = ":6570"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.MaxRequestBodySize == 0 {
+		c.MaxRequestBodySize = 4 << 20
+	}
+}
+
+// JSONMarshaler is how the REST gateway and the CLI's -o json write
+// protobuf messages: field names as in the .proto files (snake_case, as in
+// definition files), enums by name.
+var JSONMarshaler = &runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}
+
+// Run serves until ctx is cancelled, then stops accepting, drains in-flight
+// requests for up to ShutdownTimeout, and returns. It returns early with an
+// error if a listener cannot be opened.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.EnsureDefaults()
+	if cfg.Store == nil {
+		return errors.New("serve: Config.Store is required")
+	}
+	log := cfg.Logger
+	reg := cfg.Store.Registry()
+
+	grpcLn, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("serve: cannot listen for gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("serve: cannot listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+
+	regSrv := NewRegistryServer(reg)
+	gs := grpc.NewServer()
+	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, JSONMarshaler),
+		runtime.WithErrorHandler(gatewayError),
+	)
+	if err := fstorev1.RegisterRegistryServiceHandlerServer(ctx, gw, regSrv); err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("serve: cannot mount the REST gateway: %w", err)
+	}
+	front := &front{gateway: fasthttpadaptor.NewFastHTTPHandler(gw), log: log}
+	hsrv := &fasthttp.Server{
+		Handler:                      front.handle,
+		Name:                         "fstore",
+		MaxRequestBodySize:           cfg.MaxRequestBodySize,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		NoDefaultServerHeader:        false,
+		DisablePreParseMultipartForm: true,
+		Logger:                       slogPrintf{log},
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			errc <- fmt.Errorf("serve: gRPC: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := hsrv.Serve(httpLn); err != nil {
+			errc <- fmt.Errorf("serve: HTTP: %w", err)
+		}
+	}()
+
+	advertised := advertiseAddr(grpcLn.Addr())
+	unadvertise, err := cfg.Store.AdvertiseServer(advertised)
+	if err != nil {
+		log.Warn("cannot record the server address in the data directory; CLI commands will need --server", "err", err)
+		unadvertise = func() {}
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	front.ready.Store(true)
+	log.Info("fstore serving", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
+		"data_dir", cfg.Store.Dir(), "registry_version", reg.Latest().Version)
+	if cfg.OnListen != nil {
+		cfg.OnListen(httpLn.Addr(), grpcLn.Addr())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	// Stop advertising readiness first so that load balancers drain us.
+	front.ready.Store(false)
+	hs.Shutdown()
+	unadvertise()
+	log.Info("fstore shutting down", "drain_timeout", cfg.ShutdownTimeout)
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	if err := hsrv.ShutdownWithContext(drainCtx); err != nil {
+		log.Warn("HTTP drain did not finish", "err", err)
+	}
+	select {
+	case <-stopped:
+	case <-drainCtx.Done():
+		log.Warn("gRPC drain timed out; closing remaining streams")
+		gs.Stop()
+		<-stopped
+	}
+	wg.Wait()
+	log.Info("fstore stopped")
+	return runErr
+}
+
+// advertiseAddr turns a listener address into one a local client can dial:
+// an unspecified IP (":6570") becomes loopback.
+func advertiseAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+// front routes fasthttp requests.
+type front struct {
+	gateway fasthttp.RequestHandler
+	ready   atomic.Bool
+	log     *slog.Logger
+}
+
+var (
+	pathHealthz  = []byte("/healthz")
+	pathReadyz   = []byte("/readyz")
+	prefixV1Reg  = []byte("/v1/registry")
+	jsonNotReady = []byte(`{"status":"not ready"}`)
+)
+
+func (f *front) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch {
+	case bytes.Equal(path, pathHealthz):
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case bytes.Equal(path, pathReadyz):
+		ctx.SetContentType("application/json")
+		if !f.ready.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBody(jsonNotReady)
+			return
+		}
+		ctx.SetBodyString(`{"status":"ready"}`)
+	case bytes.HasPrefix(path, prefixV1Reg):
+		f.gateway(ctx)
+	default:
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no route for %s %s", ctx.Method(), path))
+	}
+}
+
+// slogPrintf adapts slog to fasthttp's Printf logger.
+type slogPrintf struct{ l *slog.Logger }
+
+func (s slogPrintf) Printf(format string, args ...any) {
+	s.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
