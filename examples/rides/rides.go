@@ -255,7 +255,7 @@ func Generate(dir string, cfg Config) (Stats, error) {
 	requests := make([]Request, cfg.SpineRows)
 	for k := range requests {
 		di := rng.IntN(cfg.Drivers + cfg.Drivers/50 + 1)
-		ts := start.Add(24 * time.Hour).Add(time.Duration(rng.Int64N(int64(cfg.End.Sub(start.Add(24*time.Hour)) / time.Second))) * time.Second)
+		ts := start.Add(24 * time.Hour).Add(time.Duration(rng.Int64N(int64(cfg.End.Sub(start.Add(24*time.Hour))/time.Second))) * time.Second)
 		dist := round(0.5+rng.ExpFloat64()*6, 2)
 		surge := round(1+math.Max(0, rng.NormFloat64()*0.3), 2)
 		conv := 0.5
