@@ -250,12 +250,15 @@ func Generate(dir string, cfg Config) (Stats, error) {
 		}
 	}
 
-	// Training spine: requests spread over the last days of history, with
-	// their outcome. Some name drivers or riders that do not exist.
+	// Training spine: requests spread over the last six sevenths of the
+	// history (so most have features to look back on), with their outcome.
+	// Some name drivers that do not exist.
+	spineStart := start.Add(cfg.End.Sub(start) / 7)
+	spineSeconds := int64(cfg.End.Sub(spineStart) / time.Second)
 	requests := make([]Request, cfg.SpineRows)
 	for k := range requests {
 		di := rng.IntN(cfg.Drivers + cfg.Drivers/50 + 1)
-		ts := start.Add(24 * time.Hour).Add(time.Duration(rng.Int64N(int64(cfg.End.Sub(start.Add(24*time.Hour))/time.Second))) * time.Second)
+		ts := spineStart.Add(time.Duration(rng.Int64N(spineSeconds)) * time.Second)
 		dist := round(0.5+rng.ExpFloat64()*6, 2)
 		surge := round(1+math.Max(0, rng.NormFloat64()*0.3), 2)
 		conv := 0.5
