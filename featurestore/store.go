@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -65,6 +64,7 @@ type Store struct {
 	dir      string
 	db       *pebble.DB
 	registry *registry.Registry
+	unlock   func() error
 }
 
 // Open opens (creating unless ReadOnly) the data directory dir.
@@ -81,6 +81,10 @@ func Open(dir string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("featurestore: %s is not an fstore data directory (run `fstore apply` first): %w", dir, err)
 		}
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	db, err := pebble.Open(dir, &pebble.Options{
 		Cache:    cache,
@@ -89,16 +93,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 	})
 	cache.Unref()
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s (is `fstore serve` running on it? stop it, or send commands to it with --server)", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("featurestore: cannot open %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("featurestore: cannot open %s: %w", dir, err), unlock())
 	}
 	reg, err := registry.Open(db, &registry.Options{Checker: opts.Checker, Now: opts.Now})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("featurestore: cannot open registry in %s: %w", dir, err), db.Close())
+		return nil, errors.Join(fmt.Errorf("featurestore: cannot open registry in %s: %w", dir, err), db.Close(), unlock())
 	}
-	return &Store{dir: dir, db: db, registry: reg}, nil
+	return &Store{dir: dir, db: db, registry: reg, unlock: unlock}, nil
 }
 
 // Dir returns the data directory.
@@ -110,7 +111,11 @@ func (s *Store) Registry() *registry.Registry { return s.registry }
 // Close closes the data directory. Waiters on the registry return.
 func (s *Store) Close() error {
 	s.registry.Close()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if uerr := s.unlock(); err == nil && uerr != nil {
+		err = uerr
+	}
+	if err != nil {
 		return fmt.Errorf("featurestore: cannot close %s: %w", s.dir, err)
 	}
 	return nil

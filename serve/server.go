@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +21,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fstore/fstore/featurestore"
+	"github.com/fstore/fstore/featurestore/registry"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 )
 
@@ -66,10 +70,33 @@ func (c *Config) EnsureDefaults() {
 
 // JSONMarshaler is how the REST gateway and the CLI's -o json write
 // protobuf messages: field names as in the .proto files (snake_case, as in
-// definition files), enums by name.
-var JSONMarshaler = &runtime.JSONPb{
+// definition files), enums by name. It reads enums in short form too.
+var JSONMarshaler = lenientJSON{&runtime.JSONPb{
 	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+}}
+
+// lenientJSON reads request bodies with registry.UnmarshalJSON, so that
+// definitions sent over REST may use "DOUBLE" for "VALUE_TYPE_DOUBLE" as
+// definition files do.
+type lenientJSON struct{ *runtime.JSONPb }
+
+func (l lenientJSON) Unmarshal(data []byte, v any) error {
+	if m, ok := v.(proto.Message); ok {
+		return registry.UnmarshalJSON(data, m)
+	}
+	return l.JSONPb.Unmarshal(data, v)
+}
+
+func (l lenientJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	return runtime.DecoderFunc(func(v any) error {
+		// Bodies are bounded by the HTTP server's MaxRequestBodySize.
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		return l.Unmarshal(b, v)
+	})
 }
 
 // Run serves until ctx is cancelled, then stops accepting, drains in-flight
@@ -109,7 +136,19 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLn.Close()
 		return fmt.Errorf("serve: cannot mount the REST gateway: %w", err)
 	}
-	front := &front{gateway: fasthttpadaptor.NewFastHTTPHandler(gw), log: log}
+	// Requests reach the gateway with a server-lifetime context instead of
+	// the fasthttp RequestCtx that the adaptor passes: RequestCtx.Done reads
+	// a server field that Server.ShutdownWithContext writes without
+	// synchronisation (a data race in fasthttp v1.74.0, seen under -race
+	// when the gateway derives a cancellable context from it). fasthttp
+	// cancels that context only at shutdown anyway; reqCtx is cancelled when
+	// the drain gives up.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	gwHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw.ServeHTTP(w, r.WithContext(reqCtx))
+	})
+	front := &front{gateway: fasthttpadaptor.NewFastHTTPHandler(gwHandler), log: log}
 	hsrv := &fasthttp.Server{
 		Handler:                      front.handle,
 		Name:                         "fstore",
@@ -180,6 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 		gs.Stop()
 		<-stopped
 	}
+	cancelRequests()
 	wg.Wait()
 	log.Info("fstore stopped")
 	return runErr

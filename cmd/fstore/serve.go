@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -32,9 +31,9 @@ it, so an apply is picked up without a restart.`,
 			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 			switch logFormat {
 			case "json":
-				h = slog.NewJSONHandler(os.Stderr, opts)
+				h = slog.NewJSONHandler(g.stderr, opts)
 			case "text":
-				h = slog.NewTextHandler(os.Stderr, opts)
+				h = slog.NewTextHandler(g.stderr, opts)
 			default:
 				return usageError{errorf("--log-format %q: want text or json", logFormat)}
 			}

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"text/scanner"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -151,26 +153,63 @@ func ParseText(name string, data []byte) (*fstorev1.Definitions, error) {
 }
 
 var (
-	lenientOnce sync.Once
-	lenientDesc protoreflect.MessageDescriptor
-	lenientErr  error
-	enumNames   []string
-	fieldNames  []string
+	lenientOnce  sync.Once
+	lenientFiles *protoregistry.Files
+	lenientErr   error
+	enumNames    []string
+	fieldNames   []string
 )
 
 // lenientDefinitions returns a descriptor of fstore.v1.Definitions in which
 // every enum also accepts its values without the ENUM_NAME_ prefix that buf's
 // STANDARD lint requires. Definition files then read as the design wants
-// (type: INT64, function: SUM) while the wire and JSON forms keep the
-// canonical, lint-clean names.
+// (type: INT64, function: SUM) while the wire form keeps the canonical,
+// lint-clean names.
 func lenientDefinitions() (protoreflect.MessageDescriptor, error) {
-	lenientOnce.Do(func() {
-		lenientDesc, lenientErr = buildLenient()
-	})
-	return lenientDesc, lenientErr
+	return lenientMessage((&fstorev1.Definitions{}).ProtoReflect().Descriptor().FullName())
 }
 
-func buildLenient() (protoreflect.MessageDescriptor, error) {
+// lenientMessage returns the lenient descriptor of any message of the
+// fstore.v1 package.
+func lenientMessage(name protoreflect.FullName) (protoreflect.MessageDescriptor, error) {
+	lenientOnce.Do(func() {
+		lenientFiles, lenientErr = buildLenient()
+	})
+	if lenientErr != nil {
+		return nil, lenientErr
+	}
+	d, err := lenientFiles.FindDescriptorByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("registry: no lenient descriptor for %s: %w", name, err)
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("registry: %s is not a message", name)
+	}
+	return md, nil
+}
+
+// UnmarshalJSON is protojson.Unmarshal that also accepts the short enum
+// names definition files use ("DOUBLE" for "VALUE_TYPE_DOUBLE"), so that
+// REST clients can send definitions as they write them. Messages outside
+// the fstore.v1 package are unmarshalled as protojson does.
+func UnmarshalJSON(data []byte, m proto.Message) error {
+	md, err := lenientMessage(m.ProtoReflect().Descriptor().FullName())
+	if err != nil {
+		return protojson.Unmarshal(data, m)
+	}
+	dyn := dynamicpb.NewMessage(md)
+	if err := protojson.Unmarshal(data, dyn); err != nil {
+		return err
+	}
+	b, err := proto.Marshal(dyn)
+	if err != nil {
+		return err
+	}
+	return proto.Unmarshal(b, m)
+}
+
+func buildLenient() (*protoregistry.Files, error) {
 	root := (&fstorev1.Definitions{}).ProtoReflect().Descriptor()
 	pkg := root.ParentFile().Package()
 	// Collect the package's files and their dependencies in dependency order.
@@ -198,17 +237,19 @@ func buildLenient() (protoreflect.MessageDescriptor, error) {
 		fds = append(fds, fdp)
 	}
 	visit(root.ParentFile())
-	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: fds})
-	if err != nil {
-		return nil, fmt.Errorf("registry: cannot build lenient descriptors: %w", err)
+	// Every message of the package, not only those Definitions reaches.
+	for _, f := range []protoreflect.FileDescriptor{
+		fstorev1.File_fstore_v1_registry_proto, fstorev1.File_fstore_v1_model_proto,
+	} {
+		visit(f)
 	}
-	d, err := files.FindDescriptorByName(root.FullName())
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: fds})
 	if err != nil {
 		return nil, fmt.Errorf("registry: cannot build lenient descriptors: %w", err)
 	}
 	sort.Strings(enumNames)
 	sort.Strings(fieldNames)
-	return d.(protoreflect.MessageDescriptor), nil
+	return files, nil
 }
 
 // addShortAliases adds, for every value but the zero one, an alias without

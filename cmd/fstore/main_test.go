@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fstore/fstore/examples/rides"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// fstore runs one command line in process.
+func fstore(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func mustRun(t *testing.T, args ...string) result {
+	t.Helper()
+	r := fstore(t, args...)
+	if r.code != 0 {
+		t.Fatalf("fstore %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// writeExample writes the example definitions (and no data: apply does not
+// read data) and returns the file's path.
+func writeExample(t *testing.T, dir string, edit func(string) string) string {
+	t.Helper()
+	return writeExampleAs(t, dir, "definitions.textproto", edit)
+}
+
+// writeExampleAs writes the example under another name. Relative Parquet
+// paths resolve against the file's directory, so a modified copy in the
+// same directory differs only by the edit.
+func writeExampleAs(t *testing.T, dir, name string, edit func(string) string) string {
+	t.Helper()
+	text := string(rides.Definitions)
+	if edit != nil {
+		text = edit(text)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestApplyPlanHistoryDescribe(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	defs := writeExample(t, tmp, nil)
+
+	r := mustRun(t, data, "apply", "-f", defs, "--description", "first")
+	if !strings.Contains(r.stdout, "+ feature_view driver_hourly") || !strings.Contains(r.stdout, "applied registry version 1 (14 objects") {
+		t.Fatalf("apply output:\n%s", r.stdout)
+	}
+	r = mustRun(t, data, "apply", "-f", defs)
+	if strings.TrimSpace(r.stdout) != "no changes: registry is at version 1" {
+		t.Fatalf("re-apply output:\n%s", r.stdout)
+	}
+
+	// A modified copy: a type change and a removed served feature.
+	mod := writeExampleAs(t, tmp, "modified.textproto", func(s string) string {
+		s = strings.Replace(s, `features { name: "avg_daily_trips" type: INT64 }`, `features { name: "avg_daily_trips" type: DOUBLE }`, 1)
+		return strings.Replace(s, `ttl { seconds: 2592000 }`, `ttl { seconds: 604800 }`, 1)
+	})
+	r = mustRun(t, data, "plan", "-f", mod)
+	for _, want := range []string{
+		"~ feature_view driver_hourly  (BREAKING)",
+		`BREAKING: feature "avg_daily_trips" changes type from INT64 to DOUBLE`,
+		"features[avg_daily_trips].type: INT64 → DOUBLE",
+		"~ feature_view rider_profile\n    ttl: 30d → 7d",
+		"2 changes against registry version 1, 1 BREAKING: apply needs --allow-breaking",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = fstore(t, data, "apply", "-f", mod)
+	if r.code != 1 || !strings.Contains(r.stderr, "refusing breaking changes (apply with --allow-breaking to accept them)") {
+		t.Fatalf("breaking apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustRun(t, data, "apply", "-f", mod, "--allow-breaking", "--description", "double trips")
+
+	r = mustRun(t, data, "history")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "2 ") || !strings.Contains(lines[1], "+0 ~2 -0 (1 breaking)") || !strings.Contains(lines[1], "double trips") || !strings.HasPrefix(lines[2], "1 ") {
+		t.Fatalf("history:\n%s", r.stdout)
+	}
+
+	r = mustRun(t, data, "describe", "feature_view", "driver_hourly", "--version", "1")
+	if !strings.Contains(r.stdout, "name: \"avg_daily_trips\"\n  type: INT64") {
+		t.Fatalf("describe at version 1:\n%s", r.stdout)
+	}
+	r = mustRun(t, data, "describe", "feature-views", "driver_hourly", "-o", "json")
+	var got struct {
+		Version string `json:"version"`
+		Object  struct {
+			FeatureView struct {
+				Features []struct{ Name, Type string }
+			} `json:"feature_view"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("describe -o json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if got.Version != "2" || got.Object.FeatureView.Features[2].Type != "VALUE_TYPE_DOUBLE" {
+		t.Fatalf("describe -o json: %+v", got)
+	}
+
+	r = mustRun(t, data, "list", "entities")
+	if !strings.Contains(r.stdout, "driver") || !strings.Contains(r.stdout, "rider") || strings.Contains(r.stdout, "feature_view") {
+		t.Fatalf("list entities:\n%s", r.stdout)
+	}
+}
+
+func TestErrorsNameTheProblem(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	typo := writeExample(t, tmp, func(s string) string {
+		return strings.Replace(s, `source: "driver_stats"`, `source: "driver_stat"`, 1)
+	})
+	r := fstore(t, data, "apply", "-f", typo)
+	want := typo + `:62: feature_view "driver_hourly": source: unknown source "driver_stat" (did you mean "driver_stats"?)`
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("typo: exit %d, stderr:\n%s\nwant it to contain:\n%s", r.code, r.stderr, want)
+	}
+	// Nothing was written.
+	r = mustRun(t, data, "history")
+	if !strings.Contains(r.stdout, "no versions") {
+		t.Fatalf("a failed apply wrote a version:\n%s", r.stdout)
+	}
+
+	syntax := filepath.Join(tmp, "bad.textproto")
+	os.WriteFile(syntax, []byte("entities {\n  name: \"x\"\n  joinkeys { }\n}\n"), 0o644)
+	r = fstore(t, data, "plan", "-f", syntax)
+	if r.code != 1 || !strings.Contains(r.stderr, syntax+`:3:3: unknown field "joinkeys" (did you mean "join_keys"?)`) {
+		t.Fatalf("syntax error: exit %d\n%s", r.code, r.stderr)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"list", "views"}, 2, `unknown kind "views"`},
+		{[]string{"describe", "entity"}, 2, "want KIND NAME, got 1 arguments"},
+		{[]string{"apply"}, 2, "no definitions given"},
+		{[]string{"list", "-o", "yaml"}, 2, `--output "yaml": want table or json`},
+		{[]string{"apply", "-f", filepath.Join(tmp, "missing.textproto")}, 1, "missing.textproto: no such file or directory"},
+		{[]string{"describe", "entity", "nobody"}, 1, `no entity "nobody" in version 0`},
+		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
+	} {
+		r := fstore(t, append([]string{data}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("fstore %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+func TestQuickstart(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	r := mustRun(t, data, "quickstart", "--dir", filepath.Join(tmp, "qs"))
+	for _, want := range []string{"applied registry version 1 (14 objects)", "trip_completion", "# feature_service trip_completion", "+14 ~0 -0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("quickstart output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, f := range []string{"definitions.textproto", "data/driver_stats.parquet", "data/trips.parquet", "data/riders.parquet", "data/spine.parquet"} {
+		if _, err := os.Stat(filepath.Join(tmp, "qs", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	r = mustRun(t, data, "-q", "quickstart", "--dir", filepath.Join(tmp, "qs"))
+	if !strings.Contains(r.stdout, "registry already at version 1") || r.stderr != "" {
+		t.Fatalf("second quickstart: stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServeHotReload runs `fstore serve`, applies with the plain CLI (which
+// finds the data directory locked and sends the apply to the server), and
+// reads the new version over REST without restarting anything.
+func TestServeHotReload(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	defs := writeExample(t, tmp, nil)
+	mustRun(t, data, "apply", "-f", defs)
+
+	httpAddr, grpcAddr := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{data, "serve", "--http", httpAddr, "--grpc", grpcAddr, "--log-format", "json"}, &out, &errb)
+		done <- result{code, out.String(), errb.String()}
+	}()
+	defer func() {
+		cancel()
+		select {
+		case r := <-done:
+			if r.code != 0 {
+				t.Errorf("serve exited %d: %s", r.code, r.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	base := "http://" + httpAddr
+	waitReady(t, base+"/readyz", done)
+
+	mod := writeExampleAs(t, tmp, "modified.textproto", func(s string) string {
+		return strings.Replace(s, `description: "Latest hourly statistics of a driver."`, `description: "hot reloaded"`, 1)
+	})
+	r := mustRun(t, data, "apply", "-f", mod)
+	if !strings.Contains(r.stderr, "is in use by fstore serve; sending the command to it at "+grpcAddr) || !strings.Contains(r.stdout, "applied registry version 2") {
+		t.Fatalf("apply while serving:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	body := get(t, base+"/v1/registry/feature_views/driver_hourly")
+	if !strings.Contains(body, `"description":"hot reloaded"`) && !strings.Contains(body, `"description": "hot reloaded"`) {
+		t.Fatalf("REST does not show the new version: %s", body)
+	}
+	// --server works explicitly too.
+	r = mustRun(t, "--server", grpcAddr, "history")
+	if !strings.HasPrefix(strings.Split(r.stdout, "\n")[1], "2 ") {
+		t.Fatalf("history over --server:\n%s", r.stdout)
+	}
+}
+
+func waitReady(t *testing.T, url string, done chan result) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-done:
+			t.Fatalf("serve exited early (%d): %s", r.code, r.stderr)
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("server not ready in 20s")
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
