@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -77,8 +76,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: empty data directory", ErrInvalidOptions)
 	}
 	if opts.ReadOnly {
-		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
-			return nil, fmt.Errorf("featurestore: %s is not an fstore data directory (run `fstore apply` first): %w", dir, err)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("featurestore: %s is not an fstore data directory (run `fstore apply` first)", dir)
 		}
 	}
 	unlock, err := lockDir(dir)
@@ -87,9 +86,10 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	db, err := pebble.Open(dir, &pebble.Options{
-		Cache:    cache,
-		Logger:   opts.Logger,
-		ReadOnly: opts.ReadOnly,
+		Cache:            cache,
+		Logger:           opts.Logger,
+		ReadOnly:         opts.ReadOnly,
+		ErrorIfNotExists: opts.ReadOnly,
 	})
 	cache.Unref()
 	if err != nil {
