@@ -121,11 +121,28 @@ func envOr(key, def string) string {
 	return def
 }
 
-// note prints a progress or informational line to stderr unless --quiet.
+// note prints an informational line to stderr unless --quiet.
 func (g *globals) note(format string, args ...any) {
 	if !g.quiet {
 		fmt.Fprintf(g.stderr, format+"\n", args...)
 	}
+}
+
+// progress prints a progress line to stderr when stderr is a terminal and
+// --quiet is not set: logs and pipes get results, not progress.
+func (g *globals) progress(format string, args ...any) {
+	if !g.quiet && isTerminal(g.stderr) {
+		fmt.Fprintf(g.stderr, format+"\n", args...)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that names the arguments.

@@ -24,15 +24,15 @@ running it again is harmless: identical definitions apply as a no-op.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
-			g.note("==> generating the ride-hailing example into %s", dir)
+			g.progress("==> generating the ride-hailing example into %s", dir)
 			st, err := rides.Write(dir, rides.Config{})
 			if err != nil {
 				return err
 			}
-			g.note("    %d driver_stats rows, %d trips, %d rider profiles, %d spine rows", st.DriverStats, st.Trips, st.Riders, st.Requests)
+			g.progress("    %d driver_stats rows, %d trips, %d rider profiles, %d spine rows", st.DriverStats, st.Trips, st.Riders, st.Requests)
 
 			defsPath := filepath.Join(dir, rides.DefinitionsFile)
-			g.note("==> fstore apply -f %s", defsPath)
+			g.progress("==> fstore apply -f %s", defsPath)
 			p, err := loadDefinitions([]string{defsPath})
 			if err != nil {
 				return err
@@ -54,14 +54,14 @@ running it again is harmless: identical definitions apply as a no-op.`,
 				fmt.Fprintf(g.stdout, "registry already at version %d with these definitions\n", applied.GetVersion().GetVersion())
 			}
 
-			g.note("==> fstore list")
+			g.progress("==> fstore list")
 			list, err := client.List(ctx, &fstorev1.ListRequest{})
 			if err != nil {
 				return err
 			}
 			printObjects(g.stdout, list.GetObjects())
 
-			g.note("==> fstore describe feature_service trip_completion")
+			g.progress("==> fstore describe feature_service trip_completion")
 			svc, err := client.Get(ctx, &fstorev1.GetRequest{Kind: "feature_service", Name: "trip_completion"})
 			if err != nil {
 				return err
@@ -70,13 +70,13 @@ running it again is harmless: identical definitions apply as a no-op.`,
 				return err
 			}
 
-			g.note("==> fstore history")
+			g.progress("==> fstore history")
 			hist, err := client.History(ctx, &fstorev1.HistoryRequest{Limit: 5})
 			if err != nil {
 				return err
 			}
 			printHistory(g.stdout, hist.GetVersions())
-			g.note("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
+			g.progress("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
 			return nil
 		},
 	}
