@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fstore/fstore/featurestore"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
@@ -42,4 +43,26 @@ func dial(addr string) (fstorev1.RegistryServiceClient, func() error, error) {
 		return nil, nil, fmt.Errorf("cannot connect to fstore server %s: %w", addr, err)
 	}
 	return fstorev1.NewRegistryServiceClient(conn), conn.Close, nil
+}
+
+// withRegistry runs f with a registry client and a context bounded by
+// callTimeout, and releases the client after.
+func (g *globals) withRegistry(ctx context.Context, f func(context.Context, fstorev1.RegistryServiceClient) error) error {
+	client, done, err := g.registryClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return f(ctx, client)
+}
+
+// print writes m as JSON with -o json, and calls table otherwise.
+func (g *globals) print(m proto.Message, table func()) error {
+	if g.output == "json" {
+		return printJSON(g.stdout, m)
+	}
+	table()
+	return nil
 }

@@ -34,6 +34,25 @@ func shortHash(h string) string {
 	return h
 }
 
+func printPlan(w io.Writer, resp *fstorev1.PlanResponse) {
+	if len(resp.GetChanges()) == 0 {
+		fmt.Fprintf(w, "no changes against registry version %d\n", resp.GetBaseVersion())
+		return
+	}
+	printChanges(w, resp.GetChanges())
+	n := 0
+	for _, c := range resp.GetChanges() {
+		if c.GetBreaking() {
+			n++
+		}
+	}
+	fmt.Fprintf(w, "%d changes against registry version %d", len(resp.GetChanges()), resp.GetBaseVersion())
+	if n > 0 {
+		fmt.Fprintf(w, ", %d BREAKING: apply needs --allow-breaking", n)
+	}
+	fmt.Fprintln(w)
+}
+
 func printChanges(w io.Writer, changes []*fstorev1.Change) {
 	for _, c := range changes {
 		mark := map[fstorev1.ChangeType]string{

@@ -37,45 +37,44 @@ running it again is harmless: identical definitions apply as a no-op.`,
 			if err != nil {
 				return err
 			}
-			client, done, err := g.registryClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			applied, err := client.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p, Description: "quickstart"})
-			if err != nil {
-				return err
-			}
-			if applied.GetApplied() {
-				fmt.Fprintf(g.stdout, "applied registry version %d (%d objects)\n", applied.GetVersion().GetVersion(), applied.GetVersion().GetObjectCount())
-			} else {
-				fmt.Fprintf(g.stdout, "registry already at version %d with these definitions\n", applied.GetVersion().GetVersion())
-			}
+			err = g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				applied, err := c.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p, Description: "quickstart"})
+				if err != nil {
+					return err
+				}
+				if applied.GetApplied() {
+					fmt.Fprintf(g.stdout, "applied registry version %d (%d objects)\n", applied.GetVersion().GetVersion(), applied.GetVersion().GetObjectCount())
+				} else {
+					fmt.Fprintf(g.stdout, "registry already at version %d with these definitions\n", applied.GetVersion().GetVersion())
+				}
 
-			g.progress("==> fstore list")
-			list, err := client.List(ctx, &fstorev1.ListRequest{})
-			if err != nil {
-				return err
-			}
-			printObjects(g.stdout, list.GetObjects())
+				g.progress("==> fstore list")
+				list, err := c.List(ctx, &fstorev1.ListRequest{})
+				if err != nil {
+					return err
+				}
+				printObjects(g.stdout, list.GetObjects())
 
-			g.progress("==> fstore describe feature_service trip_completion")
-			svc, err := client.Get(ctx, &fstorev1.GetRequest{Kind: "feature_service", Name: "trip_completion"})
-			if err != nil {
-				return err
-			}
-			if err := printObject(g.stdout, svc.GetVersion(), svc.GetObject()); err != nil {
-				return err
-			}
+				g.progress("==> fstore describe feature_service trip_completion")
+				svc, err := c.Get(ctx, &fstorev1.GetRequest{Kind: "feature_service", Name: "trip_completion"})
+				if err != nil {
+					return err
+				}
+				if err := printObject(g.stdout, svc.GetVersion(), svc.GetObject()); err != nil {
+					return err
+				}
 
-			g.progress("==> fstore history")
-			hist, err := client.History(ctx, &fstorev1.HistoryRequest{Limit: 5})
+				g.progress("==> fstore history")
+				hist, err := c.History(ctx, &fstorev1.HistoryRequest{Limit: 5})
+				if err != nil {
+					return err
+				}
+				printHistory(g.stdout, hist.GetVersions())
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			printHistory(g.stdout, hist.GetVersions())
 			g.progress("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
 			return nil
 		},

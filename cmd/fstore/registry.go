@@ -51,28 +51,21 @@ or type change, a served feature removed, ...) are refused unless
 			if err != nil {
 				return err
 			}
-			client, done, err := g.registryClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			resp, err := client.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p, AllowBreaking: allowBreaking, Description: description})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return printJSON(g.stdout, resp)
-			}
-			printChanges(g.stdout, resp.GetChanges())
-			v := resp.GetVersion()
-			if resp.GetApplied() {
-				fmt.Fprintf(g.stdout, "applied registry version %d (%d objects, %s)\n", v.GetVersion(), v.GetObjectCount(), shortHash(v.GetContentHash()))
-			} else {
-				fmt.Fprintf(g.stdout, "no changes: registry is at version %d\n", v.GetVersion())
-			}
-			return nil
+			return g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				resp, err := c.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p, AllowBreaking: allowBreaking, Description: description})
+				if err != nil {
+					return err
+				}
+				return g.print(resp, func() {
+					printChanges(g.stdout, resp.GetChanges())
+					v := resp.GetVersion()
+					if resp.GetApplied() {
+						fmt.Fprintf(g.stdout, "applied registry version %d (%d objects, %s)\n", v.GetVersion(), v.GetObjectCount(), shortHash(v.GetContentHash()))
+					} else {
+						fmt.Fprintf(g.stdout, "no changes: registry is at version %d\n", v.GetVersion())
+					}
+				})
+			})
 		},
 	}
 	cmd.Flags().StringSliceVarP(&files, "file", "f", nil, "definitions file or directory (repeatable)")
@@ -92,46 +85,26 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			client, done, err := g.registryClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			resp, err := client.Plan(ctx, &fstorev1.PlanRequest{Definitions: p})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return printJSON(g.stdout, resp)
-			}
-			if len(resp.GetChanges()) == 0 {
-				fmt.Fprintf(g.stdout, "no changes against registry version %d\n", resp.GetBaseVersion())
-				return nil
-			}
-			printChanges(g.stdout, resp.GetChanges())
-			n := countBreaking(resp.GetChanges())
-			fmt.Fprintf(g.stdout, "%d changes against registry version %d", len(resp.GetChanges()), resp.GetBaseVersion())
-			if n > 0 {
-				fmt.Fprintf(g.stdout, ", %d BREAKING: apply needs --allow-breaking", n)
-			}
-			fmt.Fprintln(g.stdout)
-			return nil
+			return g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				resp, err := c.Plan(ctx, &fstorev1.PlanRequest{Definitions: p})
+				if err != nil {
+					return err
+				}
+				return g.print(resp, func() { printPlan(g.stdout, resp) })
+			})
 		},
 	}
 	cmd.Flags().StringSliceVarP(&files, "file", "f", nil, "definitions file or directory (repeatable)")
 	return cmd
 }
 
-func countBreaking(cs []*fstorev1.Change) int {
-	n := 0
-	for _, c := range cs {
-		if c.GetBreaking() {
-			n++
-		}
+// parseKindArg parses a KIND argument.
+func parseKindArg(s string) (def.Kind, error) {
+	k, ok := def.ParseKind(s)
+	if !ok {
+		return "", usageError{fmt.Errorf("unknown kind %q: want one of %s", s, kindNames())}
 	}
-	return n
+	return k, nil
 }
 
 func newListCmd(g *globals) *cobra.Command {
@@ -141,34 +114,26 @@ func newListCmd(g *globals) *cobra.Command {
 		Short: "List registered objects (all kinds, or one: entities, sources, feature_views, ...)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kind := ""
+			var kind def.Kind
 			if len(args) == 1 {
-				k, ok := def.ParseKind(args[0])
-				if !ok {
-					return usageError{fmt.Errorf("unknown kind %q: want one of %s", args[0], kindNames())}
+				var err error
+				if kind, err = parseKindArg(args[0]); err != nil {
+					return err
 				}
-				kind = string(k)
 			}
-			client, done, err := g.registryClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			resp, err := client.List(ctx, &fstorev1.ListRequest{Kind: kind, Version: version})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return printJSON(g.stdout, resp)
-			}
-			if resp.GetVersion() == 0 {
-				fmt.Fprintln(g.stdout, "the registry is empty: apply definitions with 'fstore apply -f PATH'")
-				return nil
-			}
-			printObjects(g.stdout, resp.GetObjects())
-			return nil
+			return g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				resp, err := c.List(ctx, &fstorev1.ListRequest{Kind: string(kind), Version: version})
+				if err != nil {
+					return err
+				}
+				return g.print(resp, func() {
+					if resp.GetVersion() == 0 {
+						fmt.Fprintln(g.stdout, "the registry is empty: apply definitions with 'fstore apply -f PATH'")
+						return
+					}
+					printObjects(g.stdout, resp.GetObjects())
+				})
+			})
 		},
 	}
 	cmd.Flags().Uint64Var(&version, "version", 0, "registry version to read (default: the latest)")
@@ -193,25 +158,20 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Short: "Show one registered object and its version metadata",
 		Args:  exactArgs(2, "KIND NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ok := def.ParseKind(args[0])
-			if !ok {
-				return usageError{fmt.Errorf("unknown kind %q: want one of %s", args[0], kindNames())}
-			}
-			client, done, err := g.registryClient(cmd.Context())
+			k, err := parseKindArg(args[0])
 			if err != nil {
 				return err
 			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			resp, err := client.Get(ctx, &fstorev1.GetRequest{Kind: string(k), Name: args[1], Version: version})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return printJSON(g.stdout, resp)
-			}
-			return printObject(g.stdout, resp.GetVersion(), resp.GetObject())
+			return g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				resp, err := c.Get(ctx, &fstorev1.GetRequest{Kind: string(k), Name: args[1], Version: version})
+				if err != nil {
+					return err
+				}
+				if g.output == "json" {
+					return printJSON(g.stdout, resp)
+				}
+				return printObject(g.stdout, resp.GetVersion(), resp.GetObject())
+			})
 		},
 	}
 	cmd.Flags().Uint64Var(&version, "version", 0, "registry version to read (default: the latest)")
@@ -225,22 +185,13 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "List registry versions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, done, err := g.registryClient(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), callTimeout)
-			defer cancel()
-			resp, err := client.History(ctx, &fstorev1.HistoryRequest{Limit: limit})
-			if err != nil {
-				return err
-			}
-			if g.output == "json" {
-				return printJSON(g.stdout, resp)
-			}
-			printHistory(g.stdout, resp.GetVersions())
-			return nil
+			return g.withRegistry(cmd.Context(), func(ctx context.Context, c fstorev1.RegistryServiceClient) error {
+				resp, err := c.History(ctx, &fstorev1.HistoryRequest{Limit: limit})
+				if err != nil {
+					return err
+				}
+				return g.print(resp, func() { printHistory(g.stdout, resp.GetVersions()) })
+			})
 		},
 	}
 	cmd.Flags().Uint32Var(&limit, "limit", 0, "show at most this many versions (default: all)")

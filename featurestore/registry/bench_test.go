@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/fstore/fstore/examples/rides"
 	"github.com/fstore/fstore/featurestore/def"
 )
@@ -42,13 +40,7 @@ func BenchmarkCompile(b *testing.B) {
 // BenchmarkApply applies a new version each iteration (one changed view), on
 // an in-memory filesystem so that fsync latency does not dominate.
 func BenchmarkApply(b *testing.B) {
-	db := openMemDB(b, vfs.NewMem())
-	defer db.Close()
-	r, err := Open(db, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := newTestRegistry(b)
 	d := exampleDefs(b)
 	b.ReportAllocs()
 	i := 0
@@ -64,13 +56,7 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkAt loads an older version from storage: the cost of a snapshot
 // that is not the cached latest.
 func BenchmarkAt(b *testing.B) {
-	db := openMemDB(b, vfs.NewMem())
-	defer db.Close()
-	r, err := Open(db, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := newTestRegistry(b)
 	d := exampleDefs(b)
 	for i := 0; i < 2; i++ {
 		d.FeatureViews[0].Description = strconv.Itoa(i)
