@@ -92,7 +92,7 @@ func Compile(src string, schema *Schema) (*Expr, error) {
 	text, ifAt := rewriteIf(src)
 	tree, err := parser.ParseExpr(text)
 	if err != nil {
-		return nil, parseError(src, err)
+		return nil, parseError(src, err, ifAt)
 	}
 	c := &checker{src: src, schema: schema, ifAt: ifAt, cols: map[int]bool{}}
 	root, err := c.expr(tree, 0)
@@ -161,7 +161,7 @@ func rewriteIf(src string) (string, map[int]bool) {
 	return string(b), m
 }
 
-func parseError(src string, err error) error {
+func parseError(src string, err error, ifAt map[int]bool) error {
 	if list, ok := err.(scanner.ErrorList); ok && len(list) > 0 {
 		e := list[0]
 		off := 0
@@ -178,8 +178,9 @@ func parseError(src string, err error) error {
 			off = len(src)
 		}
 		msg := e.Msg
-		if strings.Contains(msg, "'iF'") {
-			msg = strings.ReplaceAll(msg, "'iF'", "'if'")
+		if ifAt[off] {
+			// The parser saw the rewritten token; name the one the user wrote.
+			msg = strings.Replace(strings.Replace(msg, "'iF'", "'if'", 1), "found iF", "found 'if'", 1)
 		}
 		return &ExprError{Expr: src, Pos: max(off, 0), Msg: "syntax error: " + msg}
 	}

@@ -312,20 +312,27 @@ func init() {
 		eval: func(ev *Evaluator, n *node, args []*Column, out *Column, rows int) {
 			out.reset(n.typ, rows)
 			cond, a, b := args[0], args[1], args[2]
-			pick := func(i int) *Column {
-				if cond.B[i] && cond.Valid.Get(i) {
-					return a
-				}
-				return b
+			switch n.typ {
+			case def.Int64, def.Timestamp:
+				selectKernel(out.I64, cond, a.I64, b.I64)
+			case def.Double:
+				selectKernel(out.F64, cond, a.F64, b.F64)
+			case def.Bool:
+				selectKernel(out.B, cond, a.B, b.B)
+			case def.String:
+				selectKernel(out.S, cond, a.S, b.S)
 			}
-			var v Bitmap
-			if a.Valid != nil || b.Valid != nil {
-				v = out.allValid(&ev.spare[n.id], rows)
+			if a.Valid == nil && b.Valid == nil {
+				out.Valid = nil
+				return
 			}
+			v := out.allValid(&ev.spare[n.id], rows)
 			for i := 0; i < rows; i++ {
-				src := pick(i)
-				copyRow(out, i, src, i)
-				if v != nil && !src.Valid.Get(i) {
+				src := b
+				if cond.B[i] && cond.Valid.Get(i) {
+					src = a
+				}
+				if !src.Valid.Get(i) {
 					v.Clear(i)
 				}
 			}
@@ -614,6 +621,29 @@ func constNumber(n *node, i int) (float64, error) {
 		return 0, argErrorf(i, "argument %d is NaN", i+1)
 	}
 	return a.val.f, nil
+}
+
+// selectKernel sets dst[i] to a[i] where cond is true and valid, else b[i].
+func selectKernel[T any](dst []T, cond *Column, a, b []T) {
+	c := cond.B[:len(dst)]
+	a, b = a[:len(dst)], b[:len(dst)]
+	if cond.Valid == nil {
+		for i := range dst {
+			if c[i] {
+				dst[i] = a[i]
+			} else {
+				dst[i] = b[i]
+			}
+		}
+		return
+	}
+	for i := range dst {
+		if c[i] && cond.Valid.Get(i) {
+			dst[i] = a[i]
+		} else {
+			dst[i] = b[i]
+		}
+	}
 }
 
 // copyRow copies row j of src into row i of dst (same type).

@@ -1,0 +1,121 @@
+package compute
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// Benchmarks of the expression kernels against hand-written Go loops over
+// the same slices (the bar: within 2x).
+//
+//	go test ./compute -run '^$' -bench 'Expr|HandLoop' -count 10 > new.txt
+//	benchstat old.txt new.txt
+
+const benchRows = 64 << 10
+
+func floatBatch(n int, cols ...string) (*Schema, *Batch) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var fields []def.Field
+	b := &Batch{Len: n}
+	for _, c := range cols {
+		fields = append(fields, def.Field{Name: c, Type: def.Double})
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = r.Float64()
+		}
+		b.Cols = append(b.Cols, &Column{Type: def.Double, Len: n, F64: v})
+	}
+	s, _ := NewSchema(fields)
+	return s, b
+}
+
+func benchExpr(b *testing.B, src string, cols ...string) {
+	s, batch := floatBatch(benchRows, cols...)
+	e, err := Compile(src, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := e.NewEvaluator()
+	ev.Eval(batch)
+	b.ReportAllocs()
+	b.SetBytes(int64(8 * benchRows * len(cols)))
+	for b.Loop() {
+		ev.Eval(batch)
+	}
+	b.ReportMetric(float64(b.N)*benchRows/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkExpr(b *testing.B) {
+	b.Run("expr=a*100", func(b *testing.B) { benchExpr(b, "a * 100", "a") })
+	b.Run("expr=a+b", func(b *testing.B) { benchExpr(b, "a + b", "a", "b") })
+	b.Run("expr=(a+b)*c-1", func(b *testing.B) { benchExpr(b, "(a + b) * c - 1", "a", "b", "c") })
+	b.Run("expr=if(a>b,a,b)", func(b *testing.B) { benchExpr(b, "if(a > b, a, b)", "a", "b") })
+	b.Run("expr=log1p(a)", func(b *testing.B) { benchExpr(b, "log1p(a)", "a") })
+}
+
+var sink []float64
+
+// BenchmarkHandLoop is the bar BenchmarkExpr is held to: the same
+// arithmetic written directly in Go over the same slices.
+func BenchmarkHandLoop(b *testing.B) {
+	_, batch := floatBatch(benchRows, "a", "b", "c")
+	a, bb, c := batch.Cols[0].F64, batch.Cols[1].F64, batch.Cols[2].F64
+	out := make([]float64, benchRows)
+	run := func(name string, cols int, f func()) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(8 * benchRows * cols))
+			for b.Loop() {
+				f()
+			}
+			b.ReportMetric(float64(b.N)*benchRows/b.Elapsed().Seconds(), "rows/s")
+			sink = out
+		})
+	}
+	run("expr=a*100", 1, func() {
+		for i := range out {
+			out[i] = a[i] * 100
+		}
+	})
+	run("expr=a+b", 2, func() {
+		for i := range out {
+			out[i] = a[i] + bb[i]
+		}
+	})
+	run("expr=(a+b)*c-1", 3, func() {
+		for i := range out {
+			out[i] = (a[i]+bb[i])*c[i] - 1
+		}
+	})
+}
+
+// BenchmarkOneRow is the online shape: 50 feature expressions over a
+// single row. It must not allocate.
+func BenchmarkOneRow(b *testing.B) {
+	cols := make([]string, 10)
+	for i := range cols {
+		cols[i] = "c" + strconv.Itoa(i)
+	}
+	s, batch := floatBatch(1, cols...)
+	var evs []*Evaluator
+	for i := 0; i < 50; i++ {
+		src := []string{"c0 * 100", "c1 + c2", "log1p(c3)", "if(c4 > 0.5, c5, c6)", "clip(c7, 0.1, 0.9)"}[i%5]
+		e, err := Compile(src, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		evs = append(evs, e.NewEvaluator())
+	}
+	for _, ev := range evs {
+		ev.Eval(batch)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ev := range evs {
+			ev.Eval(batch)
+		}
+	}
+}
