@@ -129,6 +129,17 @@ type Batch struct {
 type Schema struct {
 	Fields []def.Field
 	index  map[string]int
+	// unsupported names source columns fstore cannot read, with why, so
+	// that referencing one says so instead of "unknown column".
+	unsupported map[string]string
+}
+
+// hint returns a " (did you mean …?)" suffix for an unknown column name.
+func (s *Schema) hint(name string) string {
+	if why, ok := s.unsupported[name]; ok {
+		return fmt.Sprintf(" fstore can read (it is %s)", why)
+	}
+	return def.HintFor(name, s.Names())
 }
 
 // NewSchema builds a schema; names must be unique.

@@ -290,7 +290,9 @@ func (c *checker) column(name string, pos token.Pos) (*node, error) {
 	i, ok := c.schema.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("unknown column %q", name)
-		if s := def.Suggest(name, c.schema.Names()); len(s) > 0 {
+		if why, bad := c.schema.unsupported[name]; bad {
+			msg = fmt.Sprintf("column %q is %s, which fstore does not read", name, why)
+		} else if s := def.Suggest(name, c.schema.Names()); len(s) > 0 {
 			msg += " (did you mean " + quoteList(s) + "?)"
 		} else if len(c.schema.Fields) <= 12 {
 			msg += " (columns: " + strings.Join(c.schema.Names(), ", ") + ")"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
 )
@@ -18,7 +19,8 @@ const DefaultDataDir = "./fstore-data"
 // Options configures Open. A nil *Options means all defaults.
 type Options struct {
 	// Checker type-checks expressions when definitions are validated.
-	// Default: none (expressions are stored unchecked).
+	// Default: a compute.Checker, which compiles every expression against
+	// its source's columns (declared, or read from the Parquet footer).
 	Checker def.Checker
 	// Now is the clock recorded with registry versions. Default time.Now.
 	Now func() time.Time
@@ -40,6 +42,9 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Checker == nil {
+		c.Checker = compute.NewChecker()
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 64 << 20

@@ -41,7 +41,11 @@ func TestRegistryPersistsAcrossOpens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := registry.ParseText("rides", rides.Definitions)
+	data := t.TempDir()
+	if _, err := rides.Write(data, rides.Config{Drivers: 5, Riders: 5, Days: 2, SpineRows: 5}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := registry.LoadFiles([]string{data})
 	if err != nil {
 		t.Fatal(err)
 	}

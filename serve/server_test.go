@@ -100,9 +100,15 @@ func startServer(t *testing.T) *testServer {
 	return ts
 }
 
+// exampleProto writes the example with a small data set (the registry
+// type-checks expressions against the Parquet files) and loads it.
 func exampleProto(t *testing.T) *fstorev1.Definitions {
 	t.Helper()
-	p, err := registry.ParseText("definitions.textproto", rides.Definitions)
+	dir := t.TempDir()
+	if _, err := rides.Write(dir, rides.Config{Drivers: 10, Riders: 20, Days: 2, SpineRows: 10}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := registry.LoadFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +230,9 @@ func TestRegistryOverGRPCAndREST(t *testing.T) {
 
 	// A breaking change over gRPC: FailedPrecondition with the reason.
 	p := exampleProto(t)
-	p.Entities[0].JoinKeys[0].Type = fstorev1.ValueType_VALUE_TYPE_STRING
+	p.FeatureViews[0].Features[2].Type = fstorev1.ValueType_VALUE_TYPE_DOUBLE // avg_daily_trips
 	_, err = ts.client.Apply(ctx, &fstorev1.ApplyRequest{Definitions: p})
-	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "join keys changed") {
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), `feature "avg_daily_trips" changes type from INT64 to DOUBLE`) {
 		t.Fatalf("breaking apply: %v", err)
 	}
 	plan, err := ts.client.Plan(ctx, &fstorev1.PlanRequest{Definitions: p})

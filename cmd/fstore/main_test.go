@@ -47,8 +47,9 @@ func mustRun(t *testing.T, args ...string) result {
 	return r
 }
 
-// writeExample writes the example definitions (and no data: apply does not
-// read data) and returns the file's path.
+// writeExample writes the example definitions and a small generated data
+// set beside them (apply reads the Parquet schemas) and returns the
+// definitions file's path.
 func writeExample(t *testing.T, dir string, edit func(string) string) string {
 	t.Helper()
 	return writeExampleAs(t, dir, "definitions.textproto", edit)
@@ -62,6 +63,11 @@ func writeExampleAs(t *testing.T, dir, name string, edit func(string) string) st
 	text := string(rides.Definitions)
 	if edit != nil {
 		text = edit(text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
+		if _, err := rides.Generate(filepath.Join(dir, "data"), rides.Config{Drivers: 10, Riders: 20, Days: 2, SpineRows: 50}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -154,6 +160,17 @@ func TestErrorsNameTheProblem(t *testing.T) {
 	r = mustRun(t, data, "history")
 	if !strings.Contains(r.stdout, "no versions") {
 		t.Fatalf("a failed apply wrote a version:\n%s", r.stdout)
+	}
+
+	// An expression with a typo in a column name: the message points at the
+	// name, in its expression, and offers the close column names.
+	badExpr := writeExampleAs(t, tmp, "bad_expr.textproto", func(s string) string {
+		return strings.Replace(s, `features { name: "conv_rate" type: DOUBLE expr: "conv_rate" }`, `features { name: "conv_rate" type: DOUBLE expr: "log(driver_nam)" }`, 1)
+	})
+	r = fstore(t, data, "apply", "-f", badExpr)
+	want = badExpr + `:62: feature_view "driver_hourly": features[0].expr: column 5 of "log(driver_nam)": unknown column "driver_nam" (did you mean "driver_id"?)`
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("bad expression: exit %d, stderr:\n%s\nwant it to contain:\n%s", r.code, r.stderr, want)
 	}
 
 	syntax := filepath.Join(tmp, "bad.textproto")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
@@ -16,9 +17,9 @@ import (
 // an error instead of a hang.
 const callTimeout = 30 * time.Second
 
-// loadDefinitions reads definitions files and validates their structure
-// locally, so that errors name files and lines even when the command is
-// sent to a server.
+// loadDefinitions reads definitions files and validates them locally, with
+// expressions type-checked against the sources' columns, so that errors name
+// files and lines even when the command is sent to a server.
 func loadDefinitions(paths []string) (*fstorev1.Definitions, error) {
 	if len(paths) == 0 {
 		return nil, usageError{fmt.Errorf("no definitions given: use -f FILE or -f DIR")}
@@ -27,7 +28,7 @@ func loadDefinitions(paths []string) (*fstorev1.Definitions, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := registry.Compile(p, origins, nil); err != nil {
+	if _, err := registry.Compile(p, origins, compute.NewChecker()); err != nil {
 		return nil, err
 	}
 	return p, nil

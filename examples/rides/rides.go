@@ -133,7 +133,7 @@ type driver struct {
 // Write writes the definitions file and generates the data under dir:
 // dir/definitions.textproto and dir/data/*.parquet.
 func Write(dir string, cfg Config) (Stats, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("rides: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, DefinitionsFile), Definitions, 0o644); err != nil {
@@ -146,6 +146,9 @@ func Write(dir string, cfg Config) (Stats, error) {
 // spine.parquet into dir.
 func Generate(dir string, cfg Config) (Stats, error) {
 	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Stats{}, fmt.Errorf("rides: %w", err)
+	}
 	if cfg.Drivers < 1 || cfg.Riders < 1 || cfg.Days < 1 || cfg.SpineRows < 0 {
 		return Stats{}, fmt.Errorf("rides: drivers, riders and days must be positive, spine rows not negative: %+v", cfg)
 	}
