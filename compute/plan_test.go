@@ -87,7 +87,10 @@ func TestCheckerErrors(t *testing.T) {
 	}{
 		{func(d *def.Definitions) { d.FeatureViews[0].Features[0].Expr = "log(driver_nam)" },
 			`feature_view "driver_hourly": features[0].expr: column 5 of "log(driver_nam)": unknown column "driver_nam" (did you mean "driver_id"?)`},
-		{func(d *def.Definitions) { d.FeatureViews[0].Features[2].Type = def.Double; d.FeatureViews[0].Features[0].Type = def.Int64 },
+		{func(d *def.Definitions) {
+			d.FeatureViews[0].Features[2].Type = def.Double
+			d.FeatureViews[0].Features[0].Type = def.Int64
+		},
 			`feature_view "driver_hourly": features[0].expr: column 1 of "conv_rate": the expression is DOUBLE but the feature is declared INT64: convert it with int(...)`},
 		{func(d *def.Definitions) { d.FeatureViews[1].Filter = "fare" },
 			`feature_view "driver_trips": filter: column 1 of "fare": a filter must be BOOL, the expression is DOUBLE`},
