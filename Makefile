@@ -68,6 +68,7 @@ bench:
 fuzz:
 	$(GO) test ./featurestore/registry -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/def -run '^$$' -fuzz '^FuzzParseFeatureRef$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compute -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data

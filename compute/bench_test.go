@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/fstore/fstore/featurestore/def"
 )
@@ -117,5 +118,37 @@ func BenchmarkOneRow(b *testing.B) {
 		for _, ev := range evs {
 			ev.Eval(batch)
 		}
+	}
+}
+
+// BenchmarkWindow aggregates sorted events through the offline cursor (the
+// same tile code as online), querying the window every 64 events.
+func BenchmarkWindow(b *testing.B) {
+	const n = 1 << 20
+	r := rand.New(rand.NewPCG(2, 2))
+	ts := make([]int64, n)
+	t := int64(0)
+	for i := range ts {
+		t += r.Int64N(2_000_000) // an event every second on average
+		ts[i] = t
+	}
+	for _, fn := range []def.AggFunc{def.Count, def.Sum, def.Mean, def.Max, def.Last, def.Stddev} {
+		b.Run("func="+fn.String(), func(b *testing.B) {
+			schema, batch := floatBatch(n, "v")
+			g, err := NewAgg(def.Aggregation{Name: "a", Func: fn, Expr: "v", Window: time.Hour, Hop: 5 * time.Minute}, schema)
+			if err != nil {
+				b.Fatal(err)
+			}
+			vals := g.Expr.NewEvaluator().Eval(batch)
+			cur := g.NewCursor()
+			b.ReportAllocs()
+			for b.Loop() {
+				cur.Reset(ts, nil, vals, 0)
+				for i := 63; i < n; i += 64 {
+					cur.At(ts[i])
+				}
+			}
+			b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }

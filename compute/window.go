@@ -296,6 +296,15 @@ type Tiles []Tile
 // Events may arrive in any order.
 func (g *Agg) AddEvent(tiles Tiles, vals *Column, row int, ts, created int64) Tiles {
 	k := g.TileOf(ts)
+	// Events mostly arrive in time order: the last tile, or a new one after it.
+	if n := len(tiles); n == 0 || tiles[n-1].K < k {
+		tiles = append(tiles, Tile{K: k})
+		g.Add(&tiles[n].Acc, vals, row, ts, created)
+		return tiles
+	} else if tiles[n-1].K == k {
+		g.Add(&tiles[n-1].Acc, vals, row, ts, created)
+		return tiles
+	}
 	i := sort.Search(len(tiles), func(i int) bool { return tiles[i].K >= k })
 	if i == len(tiles) || tiles[i].K != k {
 		tiles = append(tiles, Tile{})
