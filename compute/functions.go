@@ -511,7 +511,7 @@ func init() {
 		doc  string
 	}{
 		{"int", def.Int64, "int(x) → INT64. From DOUBLE: truncates toward zero; NaN, ±Inf and values outside int64 are null. From STRING: base-10 parse, spaces trimmed, null if it fails. From BOOL: 1 or 0. From TIMESTAMP: microseconds since the epoch."},
-		{"float", def.Double, "float(x) → DOUBLE (double(x) is the same). From STRING: parse (spaces trimmed; "NaN" and "Inf" are accepted), null if it fails. From BOOL: 1 or 0. From TIMESTAMP: microseconds since the epoch."},
+		{"float", def.Double, "float(x) → DOUBLE (double(x) is the same). From STRING: parse (spaces trimmed; NaN and Inf are accepted), null if it fails. From BOOL: 1 or 0. From TIMESTAMP: microseconds since the epoch."},
 		{"double", def.Double, "double(x): see float."},
 		{"string", def.String, "string(x) → STRING. INT64 in base 10; DOUBLE in the shortest form that parses back exactly ('g'); BOOL as true/false; TIMESTAMP as RFC 3339 with microseconds (2006-01-02T15:04:05.000000Z)."},
 		{"bool", def.Bool, "bool(x) → BOOL. Numbers: x != 0 (NaN is null). STRING, spaces trimmed: 1 t T TRUE true True or 0 f F FALSE false False, null otherwise."},
