@@ -205,3 +205,65 @@ func BenchmarkViewOneEntity(b *testing.B) {
 		}
 	}
 }
+
+// TestPlanEvaluation runs the example's on-demand view and the filter and
+// aggregation inputs of driver_trips through the plan evaluators.
+func TestPlanEvaluation(t *testing.T) {
+	ps, err := CompileAll(def.NewIndex(ridesExample(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	od := ps.OnDemand["trip_request"]
+	// Request fields distance_km, surge, then the input driver_hourly.conv_rate
+	// (null in the second row: an unknown driver).
+	in := &Batch{Len: 2, Cols: []*Column{
+		{Type: def.Double, Len: 2, F64: []float64{10, 30}},
+		{Type: def.Double, Len: 2, F64: []float64{1.5, 1}},
+		{Type: def.Double, Len: 2, F64: []float64{0.8, 0}, Valid: Bitmap{1}},
+	}}
+	if err := od.Input.CheckBatch(in); err != nil {
+		t.Fatal(err)
+	}
+	ev := od.NewEvaluator()
+	estFare := ev.Feature(0, in)
+	if estFare.F64[0] != (2.5+1.2*10)*1.5 || estFare.F64[1] != (2.5+1.2*30)*1 {
+		t.Errorf("est_fare = %v", estFare.F64)
+	}
+	long := ev.Feature(1, in)
+	if long.B[0] || !long.B[1] {
+		t.Errorf("long_trip = %v", long.B)
+	}
+	conv := ev.Feature(2, in)
+	rate, surge := 0.8, 1.5 // variables: Go folds constant expressions exactly, kernels use IEEE
+	if conv.Value(0) != rate*surge || conv.Value(1) != 0.0 {
+		t.Errorf("conv_x_surge = %v %v (coalesce of a null input should be 0)", conv.Value(0), conv.Value(1))
+	}
+
+	dt := ps.Views["driver_trips"]
+	cols := map[string]*Column{
+		"trip_id": {Type: def.Int64, Len: 3, I64: []int64{1, 2, 3}}, "driver_id": {Type: def.Int64, Len: 3, I64: []int64{7, 7, 7}},
+		"event_ts": {Type: def.Timestamp, Len: 3, I64: []int64{1, 2, 3}}, "fare": {Type: def.Double, Len: 3, F64: []float64{10, 0, 20}},
+		"tip": {Type: def.Double, Len: 3, F64: []float64{1, 0, 5}}, "distance_km": {Type: def.Double, Len: 3, F64: []float64{3, 4, 5}},
+		"completed": {Type: def.Bool, Len: 3, B: []bool{true, false, true}},
+	}
+	b := &Batch{Len: 3}
+	for _, f := range dt.Input.Fields {
+		c, ok := cols[f.Name]
+		if !ok {
+			t.Fatalf("driver_trips reads unexpected column %s", f.Name)
+		}
+		b.Cols = append(b.Cols, c)
+	}
+	vev := dt.NewEvaluator()
+	filter := vev.Filter(b)
+	if !Keep(filter, 0) || Keep(filter, 1) || !Keep(filter, 2) {
+		t.Errorf("filter completed = %v", filter.B)
+	}
+	if vev.AggInput(0, b) != nil {
+		t.Error("COUNT of events has an input column")
+	}
+	ratio := vev.AggInput(4, b) // tip / fare
+	if ratio.F64[0] != 0.1 || ratio.F64[2] != 0.25 {
+		t.Errorf("tip / fare = %v", ratio.F64)
+	}
+}
