@@ -97,6 +97,9 @@ func ParquetSchema(path string) ([]ParquetColumn, error) {
 	return cols, nil
 }
 
+// ParquetColumnOf describes one top-level field of a Parquet schema.
+func ParquetColumnOf(n parquet.Field) ParquetColumn { return parquetColumn(n) }
+
 func parquetColumn(n parquet.Field) ParquetColumn {
 	c := ParquetColumn{Name: n.Name()}
 	switch {

@@ -109,6 +109,7 @@ them to any server.`,
 		newDescribeCmd(g),
 		newHistoryCmd(g),
 		newServeCmd(g),
+		newBackfillCmd(g),
 		newQuickstartCmd(g),
 	)
 	return root

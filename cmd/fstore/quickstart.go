@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fstore/fstore/backfill"
 	"github.com/fstore/fstore/examples/rides"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 )
@@ -16,11 +17,13 @@ func newQuickstartCmd(g *globals) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "quickstart",
-		Short: "Generate the ride-hailing example, apply it and show the registry",
+		Short: "Generate the ride-hailing example, apply it, show the registry, build a training set",
 		Long: `quickstart writes the ride-hailing example (definitions and deterministic
-Parquet data) into --dir, applies the definitions to the data directory, and
-prints what the registry now holds. It needs nothing but this binary, and
-running it again is harmless: identical definitions apply as a no-op.`,
+Parquet data) into --dir, applies the definitions to the data directory,
+prints what the registry now holds, and builds the point-in-time training
+set of the trip_completion feature service (DIR/train.parquet). It needs
+nothing but this binary, and running it again is harmless: identical
+definitions apply as a no-op.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
@@ -75,6 +78,19 @@ running it again is harmless: identical definitions apply as a no-op.`,
 			if err != nil {
 				return err
 			}
+
+			spine := filepath.Join(dir, "data", "spine.parquet")
+			out := filepath.Join(dir, "train.parquet")
+			g.progress("==> fstore backfill --service trip_completion --spine %s --out %s", spine, out)
+			snap, err := g.snapshot(cmd.Context())
+			if err != nil {
+				return err
+			}
+			bst, err := backfill.Run(cmd.Context(), backfill.Config{Snapshot: snap, Service: "trip_completion", Spine: spine, Out: out})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, backfillSummary(out, bst))
 			g.progress("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
 			return nil
 		},

@@ -127,3 +127,18 @@ func ChangesToProto(cs []Change) []*fstorev1.Change {
 	}
 	return out
 }
+
+// SnapshotFromObjects rebuilds a snapshot from objects read through the API
+// (List), for clients that cannot open the data directory.
+func SnapshotFromObjects(version uint64, objs []*fstorev1.RegistryObject) (*Snapshot, error) {
+	d := &def.Definitions{}
+	metas := make(map[objectKey]ObjectMeta, len(objs))
+	for _, ro := range objs {
+		o, err := addObject(d, ro)
+		if err != nil {
+			return nil, err
+		}
+		metas[objectKey{o.ObjectKind(), o.ObjectName()}] = metaFromProto(ro.GetMeta())
+	}
+	return newSnapshot(VersionInfo{Version: version}, d, metas), nil
+}

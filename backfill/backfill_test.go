@@ -1,0 +1,144 @@
+package backfill
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/parquet-go/parquet-go"
+	"go.uber.org/goleak"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/examples/rides"
+	"github.com/fstore/fstore/featurestore/registry"
+)
+
+type quietLog struct{}
+
+func (quietLog) Infof(string, ...any)      {}
+func (quietLog) Errorf(string, ...any)     {}
+func (quietLog) Fatalf(f string, a ...any) { panic(f) }
+
+// snapshotOf applies the definitions under dir to an in-memory registry.
+func snapshotOf(t testing.TB, dir string) *registry.Snapshot {
+	t.Helper()
+	db, err := pebble.Open("db", &pebble.Options{FS: vfs.NewMem(), Logger: quietLog{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg, err := registry.Open(db, &registry.Options{Checker: compute.NewChecker()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	p, origins, err := registry.LoadFiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := registry.Compile(p, origins, compute.NewChecker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := reg.Apply(d, registry.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Snapshot
+}
+
+// readTable reads a flat Parquet file: column names in file order and
+// rows of Go values (nil for null; int64, float64, bool, string).
+func readTable(t testing.TB, path string) ([]string, [][]any) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fd := range pf.Schema().Fields() {
+		names = append(names, fd.Name())
+	}
+	var out [][]any
+	for _, rg := range pf.RowGroups() {
+		rr := rg.Rows()
+		buf := make([]parquet.Row, 256)
+		for {
+			n, err := rr.ReadRows(buf)
+			for _, row := range buf[:n] {
+				vals := make([]any, len(names))
+				for _, v := range row {
+					c := v.Column()
+					if v.IsNull() {
+						continue
+					}
+					switch v.Kind() {
+					case parquet.Int64:
+						vals[c] = v.Int64()
+					case parquet.Int32:
+						vals[c] = int64(v.Int32())
+					case parquet.Double:
+						vals[c] = v.Double()
+					case parquet.Boolean:
+						vals[c] = v.Boolean()
+					case parquet.ByteArray:
+						vals[c] = string(v.ByteArray())
+					}
+				}
+				out = append(out, vals)
+			}
+			if err != nil {
+				break
+			}
+		}
+		rr.Close()
+	}
+	return names, out
+}
+
+func TestExampleTrainingSet(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := rides.Write(dir, rides.Config{Drivers: 30, Riders: 50, Days: 3, SpineRows: 500}); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshotOf(t, dir)
+	out := filepath.Join(dir, "train.parquet")
+	st, err := Run(context.Background(), Config{Snapshot: snap, Service: "trip_completion", Spine: filepath.Join(dir, "data", "spine.parquet"), Out: out, Workers: 2, MemoryLimit: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", st)
+	names, rows := readTable(t, out)
+	if len(rows) != 500 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	want := []string{"request_id", "driver_id", "rider_id", "event_timestamp", "distance_km", "surge", "completed"}
+	for i, n := range want {
+		if names[i] != n {
+			t.Fatalf("column %d is %s, want %s (spine columns first, in spine order): %v", i, names[i], n, names)
+		}
+	}
+	if names[len(want)] != "driver_hourly__conv_rate" || len(names) != len(want)+16 {
+		t.Fatalf("feature columns: %v", names[len(want):])
+	}
+	// Spine order is kept: request ids ascend as generated.
+	for i, r := range rows {
+		if r[0].(int64) != int64(i+1) {
+			t.Fatalf("row %d has request_id %v", i, r[0])
+		}
+	}
+	if _, err := os.Stat(out + ".profile.json"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

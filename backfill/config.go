@@ -1,0 +1,116 @@
+package backfill
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/fstore/fstore/featurestore/registry"
+)
+
+// Config is one backfill. Snapshot, Spine, Out and one of Service or
+// Features are required; every other field has a default.
+type Config struct {
+	// Snapshot is the registry version whose definitions are used.
+	Snapshot *registry.Snapshot
+	// Service names a feature service; Features lists references
+	// (view:feature or view:*) instead.
+	Service  string
+	Features []string
+	// Spine is a Parquet file, directory or glob: entity join keys, a
+	// timestamp column and any other columns, all carried through.
+	Spine string
+	// Out is the output Parquet file. It is written to a temporary file
+	// beside it and renamed into place only on success.
+	Out string
+	// TimestampColumn is the spine's timestamp column. Default
+	// "event_timestamp".
+	TimestampColumn string
+	// TTLOverride, if set, replaces every view's TTL (0: no TTL).
+	TTLOverride *time.Duration
+	// Workers is the parallelism. Default runtime.GOMAXPROCS(0).
+	Workers int
+	// MemoryLimit bounds the memory the join holds, in bytes. Default 1 GiB.
+	MemoryLimit int64
+	// TempDir holds spill files. Default os.TempDir().
+	TempDir string
+	// RowGroupSize is the output's rows per row group. Default 128Ki.
+	RowGroupSize int64
+	// Progress, if set, receives progress reports (from one goroutine at a
+	// time).
+	Progress func(Progress)
+	// Now is the clock recorded in lineage. Default time.Now.
+	Now func() time.Time
+}
+
+// Progress is a snapshot of a running backfill.
+type Progress struct {
+	Phase string // "scan", "join", "write"
+	// Done and Total count rows (scan, write) or partitions (join).
+	Done, Total int64
+}
+
+func (c *Config) ensureDefaults() {
+	if c.TimestampColumn == "" {
+		c.TimestampColumn = "event_timestamp"
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 1 << 30
+	}
+	if c.TempDir == "" {
+		c.TempDir = os.TempDir()
+	}
+	if c.RowGroupSize <= 0 {
+		c.RowGroupSize = 128 << 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Snapshot == nil:
+		return fmt.Errorf("%w: no registry snapshot", ErrConfig)
+	case c.Service == "" && len(c.Features) == 0:
+		return fmt.Errorf("%w: name a feature service or features", ErrConfig)
+	case c.Service != "" && len(c.Features) > 0:
+		return fmt.Errorf("%w: name a feature service or features, not both", ErrConfig)
+	case c.Spine == "":
+		return fmt.Errorf("%w: no spine", ErrConfig)
+	case c.Out == "":
+		return fmt.Errorf("%w: no output file", ErrConfig)
+	case c.MemoryLimit < 16<<20:
+		return fmt.Errorf("%w: memory limit %d bytes is below the 16 MiB minimum", ErrConfig, c.MemoryLimit)
+	case c.TTLOverride != nil && *c.TTLOverride < 0:
+		return fmt.Errorf("%w: negative TTL override %s", ErrConfig, *c.TTLOverride)
+	}
+	return nil
+}
+
+// Stats describes a finished backfill.
+type Stats struct {
+	// Rows is the number of output (spine) rows.
+	Rows int64
+	// Columns are the feature columns written, in order.
+	Columns []string
+	// Nulls counts null values per feature column.
+	Nulls map[string]int64
+	// NullRowsByView counts, per view, spine rows with no value for it
+	// (every requested feature of the view null).
+	NullRowsByView map[string]int64
+	// SourceRows counts source rows read, per view.
+	SourceRows map[string]int64
+	// Partitions is the number of hash partitions used.
+	Partitions int
+	Elapsed    time.Duration
+	// PeakRSS is the process's peak resident set size, in bytes, where the
+	// platform reports it (0 otherwise).
+	PeakRSS int64
+	// Profile is the path of the baseline profile written beside Out.
+	Profile string
+}

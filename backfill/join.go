@@ -1,0 +1,242 @@
+package backfill
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// join merge-joins every (view, partition) in parallel and writes its
+// results, sorted by spine row number, to a result spill.
+func (r *run) join(ctx context.Context) error {
+	type jt struct{ job, part int }
+	var tasks []jt
+	for ji := range r.jobs {
+		for p := 0; p < r.parts; p++ {
+			tasks = append(tasks, jt{ji, p})
+		}
+	}
+	ch := make(chan jt)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	var done atomic.Int64
+	for w := 0; w < r.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range ch {
+				if firstErr != nil {
+					continue
+				}
+				if err := r.joinPartition(t.job, t.part); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+				r.progress("join", done.Add(1), int64(len(tasks)))
+			}
+		}()
+	}
+	for _, t := range tasks {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- t
+	}
+	close(ch)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// gather returns a copy of c with rows in the order of idx.
+func gather(c *compute.Column, idx []int32) *compute.Column {
+	out := &compute.Column{Type: c.Type, Len: len(idx), Valid: make(compute.Bitmap, (len(idx)+63)/64)}
+	switch c.Type {
+	case def.Int64, def.Timestamp:
+		out.I64 = make([]int64, len(idx))
+		for i, j := range idx {
+			out.I64[i] = c.I64[j]
+		}
+	case def.Double:
+		out.F64 = make([]float64, len(idx))
+		for i, j := range idx {
+			out.F64[i] = c.F64[j]
+		}
+	case def.Bool:
+		out.B = make([]bool, len(idx))
+		for i, j := range idx {
+			out.B[i] = c.B[j]
+		}
+	case def.String:
+		out.S = make([]string, len(idx))
+		for i, j := range idx {
+			out.S[i] = c.S[j]
+		}
+	}
+	for i, j := range idx {
+		if !c.Null(int(j)) {
+			out.Valid.Set(i)
+		}
+	}
+	return out
+}
+
+func sortedIndex(n int, less func(a, b int32) int) []int32 {
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, less)
+	return idx
+}
+
+func (r *run) joinPartition(ji, part int) error {
+	j := r.jobs[ji]
+	p := j.plan
+	sig := r.sigs[j.sig]
+	nk := len(sig.names)
+
+	spine, err := r.loadSpill(fmt.Sprintf("spine%d", j.sig), append([]def.ValueType{def.Int64, def.Int64}, sig.types...), part)
+	if err != nil {
+		return err
+	}
+	src, err := r.loadSpill(fmt.Sprintf("src%d", ji), j.srcLayout, part)
+	if err != nil {
+		return err
+	}
+	// Spine: [row, ts, keys...] sorted by (keys, ts, row).
+	sKeys := spine[2:]
+	sIdx := sortedIndex(spine[0].Len, func(a, b int32) int {
+		if c := compareKeys(sKeys, int(a), sKeys, int(b), nk); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(spine[1].I64[a], spine[1].I64[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(spine[0].I64[a], spine[0].I64[b])
+	})
+	for i := range spine {
+		spine[i] = gather(spine[i], sIdx)
+	}
+	sKeys = spine[2:]
+	// Source: [keys..., ts, created, seq, values...] sorted by
+	// (keys, ts, created, seq): the last row at or before t is the
+	// point-in-time row.
+	eTS, eCr, eSeq := src[nk], src[nk+1], src[nk+2]
+	eIdx := sortedIndex(eTS.Len, func(a, b int32) int {
+		if c := compareKeys(src, int(a), src, int(b), nk); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(eTS.I64[a], eTS.I64[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(eCr.I64[a], eCr.I64[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(eSeq.I64[a], eSeq.I64[b])
+	})
+	for i := range src {
+		src[i] = gather(src[i], eIdx)
+	}
+	eTS, eCr = src[nk], src[nk+1]
+
+	// Results, in spine-sorted order; written in row-number order below.
+	n := spine[0].Len
+	res := make([]*compute.Column, len(j.resLayout))
+	res[0] = spine[0]
+	for k := 1; k < len(res); k++ {
+		c := &compute.Column{}
+		resetColumn(c, j.resLayout[k], n)
+		res[k] = c
+	}
+	cursors := make([]*compute.Cursor, len(p.Aggs))
+	for ai, g := range p.Aggs {
+		cursors[ai] = g.NewCursor()
+	}
+	nFeat := len(p.Features)
+	accs := make([]compute.Acc, len(p.Aggs))
+	e := 0
+	for s := 0; s < n; {
+		// The spine rows of one key: [s, sEnd).
+		sEnd := s + 1
+		for sEnd < n && compareKeys(sKeys, sEnd, sKeys, s, nk) == 0 {
+			sEnd++
+		}
+		for e < eTS.Len && compareKeys(src, e, sKeys, s, nk) < 0 {
+			e++
+		}
+		eEnd := e
+		for eEnd < eTS.Len && compareKeys(src, eEnd, sKeys, s, nk) == 0 {
+			eEnd++
+		}
+		for ai := range p.Aggs {
+			var vals *compute.Column
+			if c := j.aggInput[ai]; c >= 0 {
+				vals = src[c]
+			}
+			cursors[ai].Reset(eTS.I64[e:eEnd], eCr.I64[e:eEnd], vals, e)
+		}
+		ptr := e
+		for row := s; row < sEnd; row++ {
+			t := spine[1].I64[row]
+			for ptr < eEnd && eTS.I64[ptr] <= t {
+				ptr++
+			}
+			last := ptr - 1
+			live := last >= e && (j.ttl == 0 || eTS.I64[last] >= t-j.ttl)
+			for ai := range p.Aggs {
+				accs[ai] = cursors[ai].At(t)
+			}
+			for k, oi := range j.outs {
+				out := res[k+1]
+				if oi < nFeat {
+					c := src[j.featCol[k]]
+					if !live || c.Null(last) {
+						out.Valid.Clear(row)
+						continue
+					}
+					copyValue(out, row, c, last)
+					continue
+				}
+				ai := oi - nFeat
+				p.Aggs[ai].Result(&accs[ai], out, row, out.Valid)
+			}
+		}
+		s, e = sEnd, eEnd
+	}
+	// Write results in spine row-number order.
+	order := sortedIndex(n, func(a, b int32) int { return cmp.Compare(spine[0].I64[a], spine[0].I64[b]) })
+	set := &spillSet{name: fmt.Sprintf("res%d", ji)}
+	w, err := newSpillWriter(set.path(r.tmp, 0, part), j.resLayout, 64<<10)
+	if err != nil {
+		return err
+	}
+	for _, row := range order {
+		if err := w.write(res, int(row)); err != nil {
+			w.close()
+			return err
+		}
+	}
+	return w.close()
+}
+
+func copyValue(dst *compute.Column, i int, src *compute.Column, j int) {
+	switch dst.Type {
+	case def.Int64, def.Timestamp:
+		dst.I64[i] = src.I64[j]
+	case def.Double:
+		dst.F64[i] = src.F64[j]
+	case def.Bool:
+		dst.B[i] = src.B[j]
+	case def.String:
+		dst.S[i] = src.S[j]
+	}
+}

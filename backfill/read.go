@@ -1,0 +1,205 @@
+package backfill
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// pqFile is an open Parquet file with the leaf indexes and conversions of
+// the columns a reader projects.
+type pqFile struct {
+	path string
+	f    *os.File
+	pf   *parquet.File
+	size int64
+	// cols are the projected columns, in the order batches carry them.
+	cols []pqCol
+}
+
+type pqCol struct {
+	name string
+	leaf int
+	typ  def.ValueType
+	unit int // compute.ParquetColumn.Unit
+}
+
+// openProjected opens path and resolves the named columns, checking their
+// types against want (want[i] Int64 also accepts TIMESTAMP for timestamp
+// columns, see allowTime).
+func openProjected(path string, fields []def.Field, timeCols map[string]bool) (*pqFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a readable Parquet file: %v", ErrInput, path, err)
+	}
+	p := &pqFile{path: path, f: f, pf: pf, size: st.Size()}
+	byName := map[string]compute.ParquetColumn{}
+	for _, fd := range pf.Schema().Fields() {
+		byName[fd.Name()] = compute.ParquetColumnOf(fd)
+	}
+	for _, want := range fields {
+		pc, ok := byName[want.Name]
+		if !ok {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s has no column %q%s", ErrInput, path, want.Name, def.HintFor(want.Name, names(pf)))
+		}
+		if pc.Unsupported != "" {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s: column %q is %s, which fstore does not read", ErrInput, path, want.Name, pc.Unsupported)
+		}
+		ok = pc.Type == want.Type
+		if timeCols[want.Name] && (pc.Type == def.Timestamp || pc.Type == def.Int64) {
+			ok = true
+		}
+		if !ok {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s: column %q is %s, want %s", ErrInput, path, want.Name, pc.Type, want.Type)
+		}
+		lc, _ := pf.Schema().Lookup(want.Name)
+		p.cols = append(p.cols, pqCol{name: want.Name, leaf: lc.ColumnIndex, typ: want.Type, unit: pc.Unit})
+	}
+	return p, nil
+}
+
+func names(pf *parquet.File) []string {
+	var out []string
+	for _, f := range pf.Schema().Fields() {
+		out = append(out, f.Name())
+	}
+	return out
+}
+
+func (p *pqFile) close() { p.f.Close() }
+
+// readRowGroup reads the projected columns of row group i into b, reusing
+// its columns' memory. Timestamps become microseconds; INT32 widens.
+func (p *pqFile) readRowGroup(i int, b *compute.Batch, vals []parquet.Value) ([]parquet.Value, error) {
+	rg := p.pf.RowGroups()[i]
+	n := int(rg.NumRows())
+	b.Len = n
+	for len(b.Cols) < len(p.cols) {
+		b.Cols = append(b.Cols, &compute.Column{})
+	}
+	b.Cols = b.Cols[:len(p.cols)]
+	for ci, pc := range p.cols {
+		c := b.Cols[ci]
+		resetColumn(c, pc.typ, n)
+		pages := rg.ColumnChunks()[pc.leaf].Pages()
+		row := 0
+		for row < n {
+			page, err := pages.ReadPage()
+			if err != nil {
+				pages.Close()
+				if errors.Is(err, io.EOF) {
+					return vals, fmt.Errorf("%w: %s: column %q ends after %d of %d rows", ErrInput, p.path, pc.name, row, n)
+				}
+				return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
+			}
+			vr := page.Values()
+			for {
+				if cap(vals) < 4096 {
+					vals = make([]parquet.Value, 4096)
+				}
+				vals = vals[:cap(vals)]
+				k, err := vr.ReadValues(vals)
+				for _, v := range vals[:k] {
+					if row >= n {
+						break
+					}
+					if v.IsNull() {
+						c.Valid.Clear(row)
+					} else {
+						setValue(c, row, v, pc)
+					}
+					row++
+				}
+				if err != nil {
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					parquet.Release(page)
+					pages.Close()
+					return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
+				}
+			}
+			parquet.Release(page)
+		}
+		pages.Close()
+	}
+	return vals, nil
+}
+
+func resetColumn(c *compute.Column, t def.ValueType, n int) {
+	c.Type, c.Len = t, n
+	switch t {
+	case def.Int64, def.Timestamp:
+		c.I64 = growSlice(c.I64, n)
+	case def.Double:
+		c.F64 = growSlice(c.F64, n)
+	case def.Bool:
+		c.B = growSlice(c.B, n)
+	case def.String:
+		c.S = growSlice(c.S, n)
+	}
+	w := (n + 63) / 64
+	c.Valid = growSlice(c.Valid, w)
+	for i := range c.Valid {
+		c.Valid[i] = ^uint64(0)
+	}
+}
+
+func growSlice[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func setValue(c *compute.Column, row int, v parquet.Value, pc pqCol) {
+	switch pc.typ {
+	case def.Int64, def.Timestamp:
+		var x int64
+		if v.Kind() == parquet.Int32 {
+			x = int64(v.Int32())
+		} else {
+			x = v.Int64()
+		}
+		switch pc.unit {
+		case 1000:
+			x *= 1000
+		case -1000:
+			q := x / 1000
+			if x%1000 < 0 {
+				q--
+			}
+			x = q
+		}
+		c.I64[row] = x
+	case def.Double:
+		if v.Kind() == parquet.Float {
+			c.F64[row] = float64(v.Float())
+		} else {
+			c.F64[row] = v.Double()
+		}
+	case def.Bool:
+		c.B[row] = v.Boolean()
+	case def.String:
+		c.S[row] = string(v.ByteArray())
+	}
+}

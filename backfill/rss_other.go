@@ -1,0 +1,5 @@
+//go:build !linux
+
+package backfill
+
+func peakRSS() int64 { return 0 }

@@ -1,0 +1,146 @@
+package backfill
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// orderedGroup is a parquet group whose fields keep the order given:
+// parquet.Group is a map and sorts its fields by name, but a training set
+// must list the spine's columns as the spine does, then the features.
+type orderedGroup struct {
+	fields []parquet.Field
+}
+
+type namedField struct {
+	parquet.Node
+	name string
+}
+
+func (f namedField) Name() string                           { return f.name }
+func (f namedField) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
+
+func (g orderedGroup) ID() int                     { return 0 }
+func (g orderedGroup) String() string              { return "group" }
+func (g orderedGroup) Type() parquet.Type          { return parquet.Group{}.Type() }
+func (g orderedGroup) Optional() bool              { return false }
+func (g orderedGroup) Repeated() bool              { return false }
+func (g orderedGroup) Required() bool              { return true }
+func (g orderedGroup) Leaf() bool                  { return false }
+func (g orderedGroup) Fields() []parquet.Field     { return g.fields }
+func (g orderedGroup) Encoding() encoding.Encoding { return nil }
+func (g orderedGroup) Compression() compress.Codec { return nil }
+func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeOf(map[string]any{}) }
+
+func featureNode(t def.ValueType) parquet.Node {
+	var n parquet.Node
+	switch t {
+	case def.Int64:
+		n = parquet.Int(64)
+	case def.Double:
+		n = parquet.Leaf(parquet.DoubleType)
+	case def.Bool:
+		n = parquet.Leaf(parquet.BooleanType)
+	case def.String:
+		n = parquet.String()
+	case def.Timestamp:
+		n = parquet.Timestamp(parquet.Microsecond)
+	}
+	return parquet.Optional(n)
+}
+
+// outputWriter writes the training set to a temporary file beside out.
+type outputWriter struct {
+	out, tmp  string
+	f         *os.File
+	w         *parquet.GenericWriter[any]
+	spineLeaf int // number of leaf columns the spine contributes
+	rows      []parquet.Row
+}
+
+func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, meta map[string]string, rowGroup int64) (*outputWriter, error) {
+	fields := append([]parquet.Field(nil), spine.Fields()...)
+	for _, f := range features {
+		fields = append(fields, namedField{Node: featureNode(f.Type), name: f.Name})
+	}
+	schema := parquet.NewSchema("training_set", orderedGroup{fields: fields})
+	dir := filepath.Dir(out)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("backfill: cannot create output: %w", err)
+	}
+	opts := []parquet.WriterOption{schema, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), parquet.MaxRowsPerRowGroup(rowGroup), parquet.CreatedBy("fstore", "", "")}
+	for k, v := range meta {
+		opts = append(opts, parquet.KeyValueMetadata(k, v))
+	}
+	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns())}, nil
+}
+
+// writeBatch writes spine rows with the feature columns appended.
+func (o *outputWriter) writeBatch(spineRows []parquet.Row, features []*compute.Column) error {
+	o.rows = o.rows[:0]
+	for i, r := range spineRows {
+		row := r
+		for j, c := range features {
+			col := o.spineLeaf + j
+			if c == nil || c.Null(i) {
+				row = append(row, parquet.NullValue().Level(0, 0, col))
+				continue
+			}
+			var v parquet.Value
+			switch c.Type {
+			case def.Int64, def.Timestamp:
+				v = parquet.Int64Value(c.I64[i])
+			case def.Double:
+				v = parquet.DoubleValue(c.F64[i])
+			case def.Bool:
+				v = parquet.BooleanValue(c.B[i])
+			case def.String:
+				v = parquet.ByteArrayValue([]byte(c.S[i]))
+			}
+			row = append(row, v.Level(0, 1, col))
+		}
+		o.rows = append(o.rows, row)
+	}
+	if _, err := o.w.WriteRows(o.rows); err != nil {
+		return fmt.Errorf("backfill: cannot write output: %w", err)
+	}
+	return nil
+}
+
+// commit finishes the file and renames it into place.
+func (o *outputWriter) commit() error {
+	if err := o.w.Close(); err != nil {
+		o.abort()
+		return fmt.Errorf("backfill: cannot write output: %w", err)
+	}
+	if err := o.f.Sync(); err != nil {
+		o.abort()
+		return fmt.Errorf("backfill: cannot write output: %w", err)
+	}
+	if err := o.f.Close(); err != nil {
+		os.Remove(o.tmp)
+		return fmt.Errorf("backfill: cannot write output: %w", err)
+	}
+	if err := os.Rename(o.tmp, o.out); err != nil {
+		os.Remove(o.tmp)
+		return fmt.Errorf("backfill: cannot move output into place: %w", err)
+	}
+	return nil
+}
+
+// abort removes the temporary file; the output path is left untouched.
+func (o *outputWriter) abort() {
+	o.f.Close()
+	os.Remove(o.tmp)
+}
