@@ -114,8 +114,17 @@ func (r *run) joinPartition(ji, part int) error {
 	}
 	// Spine: [row, ts, keys...] sorted by (keys, ts, row).
 	sKeys := spine[2:]
+	keyCmp := func(cols []*compute.Column) func(a, b int32) int {
+		if nk == 1 && cols[0].Type == def.Int64 {
+			// The common case, without the generic comparator's loop.
+			k := cols[0].I64
+			return func(a, b int32) int { return cmp.Compare(k[a], k[b]) }
+		}
+		return func(a, b int32) int { return compareKeys(cols, int(a), cols, int(b), nk) }
+	}
+	sCmp := keyCmp(sKeys)
 	sIdx := sortedIndex(spine[0].Len, func(a, b int32) int {
-		if c := compareKeys(sKeys, int(a), sKeys, int(b), nk); c != 0 {
+		if c := sCmp(a, b); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(spine[1].I64[a], spine[1].I64[b]); c != 0 {
@@ -131,8 +140,9 @@ func (r *run) joinPartition(ji, part int) error {
 	// (keys, ts, created, seq): the last row at or before t is the
 	// point-in-time row.
 	eTS, eCr, eSeq := src[nk], src[nk+1], src[nk+2]
+	eCmp := keyCmp(src)
 	eIdx := sortedIndex(eTS.Len, func(a, b int32) int {
-		if c := compareKeys(src, int(a), src, int(b), nk); c != 0 {
+		if c := eCmp(a, b); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(eTS.I64[a], eTS.I64[b]); c != 0 {

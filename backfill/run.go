@@ -2,9 +2,7 @@ package backfill
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -444,7 +442,11 @@ type spillSet struct {
 
 func (r *run) newSpillSet(name string, layout []def.ValueType) (*spillSet, error) {
 	s := &spillSet{name: name, layout: layout, writers: make([][]*spillWriter, r.cfg.Workers)}
-	buf := int(min(max(r.cfg.MemoryLimit/8/int64(r.cfg.Workers*r.parts*(len(r.jobs)+len(r.sigs))), 4<<10), 64<<10))
+	// Large writes matter: on common VM disks 1 MiB writes run several
+	// times faster than 64 KiB ones. All writers share a quarter of the
+	// memory limit.
+	writers := int64(r.cfg.Workers * r.parts * (len(r.jobs) + len(r.sigs)))
+	buf := int(min(max(r.cfg.MemoryLimit/4/writers, 16<<10), 1<<20))
 	for w := range s.writers {
 		s.writers[w] = make([]*spillWriter, r.parts)
 		for p := range s.writers[w] {
@@ -648,19 +650,12 @@ func (r *run) loadSpill(name string, layout []def.ValueType, part int) ([]*compu
 	}
 	set := &spillSet{name: name}
 	for w := 0; w < r.cfg.Workers; w++ {
-		rd, err := openSpill(set.path(r.tmp, w, part), layout)
+		data, err := os.ReadFile(set.path(r.tmp, w, part))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("backfill: cannot read spill file: %w", err)
 		}
-		for {
-			err := rd.readInto(cols)
-			if err != nil {
-				rd.close()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, err
-			}
+		if err := decodeSpill(data, layout, cols); err != nil {
+			return nil, err
 		}
 	}
 	return cols, nil

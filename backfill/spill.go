@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
@@ -182,4 +183,84 @@ func appendNull(c *compute.Column, t def.ValueType) {
 	}
 	c.Valid.Set(row)
 	c.Len++
+}
+
+// decodeSpill appends every record of data to cols (one per layout field).
+// Partitions are sized to fit in memory, so a whole spill file is read at
+// once and decoded without per-field reads.
+func decodeSpill(data []byte, layout []def.ValueType, cols []*compute.Column) error {
+	nb := (len(layout) + 7) / 8
+	fixed := nb
+	for _, t := range layout {
+		switch t {
+		case def.Bool:
+			fixed++
+		case def.String:
+			fixed += 1
+		default:
+			fixed += 8
+		}
+	}
+	// Pre-size: at most len(data)/nb records, usually about len/fixed.
+	est := len(data)/max(fixed, 1) + 1
+	for i, t := range layout {
+		c := cols[i]
+		c.Type = t
+		switch t {
+		case def.Int64, def.Timestamp:
+			c.I64 = slices.Grow(c.I64, est)
+		case def.Double:
+			c.F64 = slices.Grow(c.F64, est)
+		case def.Bool:
+			c.B = slices.Grow(c.B, est)
+		case def.String:
+			c.S = slices.Grow(c.S, est)
+		}
+		c.Valid = slices.Grow(c.Valid, est/64+1)
+	}
+	for off := 0; off < len(data); {
+		if off+nb > len(data) {
+			return fmt.Errorf("backfill: truncated spill record")
+		}
+		nulls := data[off : off+nb]
+		off += nb
+		for i, t := range layout {
+			c := cols[i]
+			row := c.Len
+			appendNull(c, t)
+			if nulls[i/8]&(1<<(i%8)) != 0 {
+				c.Valid.Clear(row)
+				continue
+			}
+			switch t {
+			case def.Int64, def.Timestamp:
+				if off+8 > len(data) {
+					return fmt.Errorf("backfill: truncated spill record")
+				}
+				c.I64[row] = int64(binary.LittleEndian.Uint64(data[off:]))
+				off += 8
+			case def.Double:
+				if off+8 > len(data) {
+					return fmt.Errorf("backfill: truncated spill record")
+				}
+				c.F64[row] = math.Float64frombits(binary.LittleEndian.Uint64(data[off:]))
+				off += 8
+			case def.Bool:
+				if off >= len(data) {
+					return fmt.Errorf("backfill: truncated spill record")
+				}
+				c.B[row] = data[off] == 1
+				off++
+			case def.String:
+				n, k := binary.Uvarint(data[off:])
+				if k <= 0 || off+k+int(n) > len(data) || int(n) < 0 {
+					return fmt.Errorf("backfill: truncated spill record")
+				}
+				off += k
+				c.S[row] = string(data[off : off+int(n)])
+				off += int(n)
+			}
+		}
+	}
+	return nil
 }

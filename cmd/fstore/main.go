@@ -110,6 +110,7 @@ them to any server.`,
 		newHistoryCmd(g),
 		newServeCmd(g),
 		newBackfillCmd(g),
+		newBenchCmd(g),
 		newQuickstartCmd(g),
 	)
 	return root

@@ -312,3 +312,58 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+func TestBackfillCommand(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	defs := writeExample(t, tmp, nil)
+	mustRun(t, data, "apply", "-f", defs)
+	out := filepath.Join(tmp, "train.parquet")
+	r := mustRun(t, data, "backfill", "--service", "trip_completion", "--spine", filepath.Join(tmp, "data", "spine.parquet"), "--out", out, "--workers", "2", "--memory-limit", "64MiB", "--ttl-override", "2d")
+	if !strings.HasPrefix(r.stdout, "backfill: 50 rows × 16 features → "+out+" in ") {
+		t.Fatalf("summary: %q", r.stdout)
+	}
+	for _, f := range []string{out, out + ".profile.json"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = mustRun(t, data, "backfill", "--features", "driver_hourly:conv_rate,trip_request:*", "--spine", filepath.Join(tmp, "data", "spine.parquet"), "--out", out)
+	if !strings.Contains(r.stdout, "50 rows × 4 features") {
+		t.Fatalf("summary: %q", r.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"backfill", "--spine", "x", "--out", "y"}, 2, "want --service NAME or --features REF"},
+		{[]string{"backfill", "--service", "s", "--features", "a:b", "--spine", "x", "--out", "y"}, 2, "want --service NAME or --features REF"},
+		{[]string{"backfill", "--service", "trip_completion", "--spine", "x", "--out", "y", "--memory-limit", "lots"}, 2, `--memory-limit "lots": want a size like 512MiB or 1GiB`},
+		{[]string{"backfill", "--service", "trip_completion", "--spine", "x", "--out", "y", "--ttl-override", "soon"}, 2, `--ttl-override "soon": want a duration like 36h or 7d`},
+		{[]string{"backfill", "--service", "trip_complete", "--spine", "x", "--out", "y"}, 1, `unknown feature service "trip_complete" (did you mean "trip_completion"?)`},
+	} {
+		r := fstore(t, append([]string{data}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("fstore %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+func TestParseSizeAndDuration(t *testing.T) {
+	for in, want := range map[string]int64{"512MiB": 512 << 20, "1GiB": 1 << 30, "1G": 1 << 30, "300MB": 300e6, "1048576": 1 << 20, "1.5GiB": 3 << 29} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]time.Duration{"36h": 36 * time.Hour, "7d": 7 * 24 * time.Hour, "0": 0, "1.5d": 36 * time.Hour} {
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1h", "x", "1y"} {
+		if _, err := parseDuration(bad); err == nil {
+			t.Errorf("parseDuration(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fstore/fstore/bench"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run benchmark scenarios (see bench/)",
+	}
+	var data bench.BackfillData
+	gen := &cobra.Command{
+		Use:   "backfill-data --dir DIR [--scale S]",
+		Short: "Generate the backfill scenario's dataset (scale 1: 5M feature rows × 8 doubles, 100k entities, 1M spine rows)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			var progress func(done, total int)
+			if isTerminal(g.stderr) && !g.quiet {
+				progress = func(done, total int) {
+					fmt.Fprintf(g.stderr, "\r\033[Kgenerating %s/%s rows", human(int64(done)), human(int64(total)))
+				}
+			}
+			if err := data.Generate(progress); err != nil {
+				return err
+			}
+			if progress != nil {
+				fmt.Fprint(g.stderr, "\r\033[K")
+			}
+			rows, entities, spine := data.Counts()
+			fmt.Fprintf(g.stdout, "wrote %s: %d feature rows over %d entities, %d spine rows, in %s\n", data.Dir, rows, entities, spine, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	gen.Flags().StringVar(&data.Dir, "dir", "", "directory to write the dataset into")
+	gen.Flags().Float64Var(&data.Scale, "scale", 1, "multiplier of every row count")
+	gen.MarkFlagRequired("dir")
+
+	var run bench.BackfillRun
+	var memory, cpuprofile string
+	bf := &cobra.Command{
+		Use:   "backfill --dir DIR [--workers N] [--memory-limit SIZE]",
+		Short: "Time fstore backfill end to end on a generated dataset (writes DIR/fstore.parquet)",
+		Long: `Run this in its own process after backfill-data: the peak RSS it reports is
+the process's, so generating in the same process would inflate it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if memory != "" {
+				n, err := parseSize(memory)
+				if err != nil {
+					return usageError{fmt.Errorf("--memory-limit %q: %v", memory, err)}
+				}
+				run.MemoryLimit = n
+			}
+			if isTerminal(g.stderr) && !g.quiet {
+				run.Progress = progressPrinter(g)
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			st, err := run.Run(cmd.Context())
+			if run.Progress != nil {
+				fmt.Fprint(g.stderr, "\r\033[K")
+			}
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return json.NewEncoder(g.stdout).Encode(map[string]any{
+					"rows": st.Rows, "seconds": st.Elapsed.Seconds(), "peak_rss_bytes": st.PeakRSS,
+					"partitions": st.Partitions, "workers": run.Workers,
+				})
+			}
+			fmt.Fprintln(g.stdout, backfillSummary(run.Dir+"/fstore.parquet", st))
+			return nil
+		},
+	}
+	bf.Flags().StringVar(&run.Dir, "dir", "", "dataset directory (from backfill-data)")
+	bf.Flags().IntVar(&run.Workers, "workers", 0, "parallelism (default: all cores)")
+	bf.Flags().StringVar(&memory, "memory-limit", "", "memory the join may hold (default 1GiB)")
+	bf.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
+	bf.MarkFlagRequired("dir")
+	cmd.AddCommand(gen, bf)
+	return cmd
+}
