@@ -46,7 +46,7 @@ type Config struct {
 
 // Progress is a snapshot of a running backfill.
 type Progress struct {
-	Phase string // "scan", "join", "write"
+	Phase string // "scan spine", "scan VIEW", "join", "write"
 	// Done and Total count rows (scan, write) or partitions (join).
 	Done, Total int64
 }
@@ -108,6 +108,9 @@ type Stats struct {
 	// Partitions is the number of hash partitions used.
 	Partitions int
 	Elapsed    time.Duration
+	// Phases times each phase: "scan" (spine and sources, spilled), "join"
+	// (per-partition sort-merge) and "write" (assembly and output).
+	Phases map[string]time.Duration
 	// PeakRSS is the process's peak resident set size, in bytes, where the
 	// platform reports it (0 otherwise).
 	PeakRSS int64

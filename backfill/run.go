@@ -103,19 +103,29 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	defer os.RemoveAll(tmp)
 	r.parts = r.partitionCount()
 
+	phases := map[string]time.Duration{}
+	mark := time.Now()
+	lap := func(name string) {
+		phases[name] = time.Since(mark)
+		mark = time.Now()
+	}
 	if err := r.scanSpine(ctx); err != nil {
 		return Stats{}, err
 	}
 	if err := r.scanSources(ctx); err != nil {
 		return Stats{}, err
 	}
+	lap("scan")
 	if err := r.join(ctx); err != nil {
 		return Stats{}, err
 	}
+	lap("join")
 	st, err := r.assemble(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
+	lap("write")
+	st.Phases = phases
 	st.Partitions = r.parts
 	st.Elapsed = time.Since(r.startTime)
 	st.PeakRSS = peakRSS()
@@ -371,7 +381,7 @@ type task struct {
 
 // forEachRowGroup runs fn over every row group of files with the worker
 // pool; fn gets its worker's index.
-func (r *run) forEachRowGroup(ctx context.Context, files []string, fields []def.Field, timeCols map[string]bool, fn func(worker int, p *pqFile, t task, b *compute.Batch) error) error {
+func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string, fields []def.Field, timeCols map[string]bool, fn func(worker int, p *pqFile, t task, b *compute.Batch) error) error {
 	opened := make([]*pqFile, len(files))
 	defer func() {
 		for _, p := range opened {
@@ -397,6 +407,8 @@ func (r *run) forEachRowGroup(ctx context.Context, files []string, fields []def.
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
+	var mu sync.Mutex
+	var done int64
 	fail := func(err error) { once.Do(func() { firstErr = err }) }
 	for w := 0; w < r.cfg.Workers; w++ {
 		wg.Add(1)
@@ -416,6 +428,10 @@ func (r *run) forEachRowGroup(ctx context.Context, files []string, fields []def.
 				if err := fn(w, opened[t.file], t, b); err != nil {
 					fail(err)
 				}
+				mu.Lock()
+				done += int64(b.Len)
+				r.progress(phase, done, base)
+				mu.Unlock()
 			}
 		}(w)
 	}
@@ -519,8 +535,7 @@ func (r *run) scanSpine(ctx context.Context) error {
 		}
 		sets[si] = set
 	}
-	var done atomic.Int64
-	err := r.forEachRowGroup(ctx, r.spine, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true}, func(w int, p *pqFile, t task, b *compute.Batch) error {
+	err := r.forEachRowGroup(ctx, "scan spine", r.spine, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true}, func(w int, p *pqFile, t task, b *compute.Batch) error {
 		rowNum := &compute.Column{Type: def.Int64, Len: b.Len, I64: make([]int64, b.Len)}
 		for i := range rowNum.I64 {
 			rowNum.I64[i] = t.rowBase + int64(i)
@@ -545,7 +560,6 @@ func (r *run) scanSpine(ctx context.Context) error {
 				}
 			}
 		}
-		r.progress("scan", done.Add(int64(b.Len)), r.rows)
 		return nil
 	})
 	for _, s := range sets {
@@ -578,7 +592,7 @@ func (r *run) scanSources(ctx context.Context) error {
 		for w := range evs {
 			evs[w] = p.NewEvaluator()
 		}
-		err = r.forEachRowGroup(ctx, files, p.Input.Fields, timeCols, func(w int, pf *pqFile, t task, b *compute.Batch) error {
+		err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, func(w int, pf *pqFile, t task, b *compute.Batch) error {
 			ev := evs[w]
 			filter := ev.Filter(b)
 			cols := make([]*compute.Column, len(j.srcLayout))

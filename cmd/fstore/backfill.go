@@ -99,10 +99,16 @@ func (g *globals) snapshot(ctx context.Context) (*registry.Snapshot, error) {
 	return snap, err
 }
 
+// progressPrinter rewrites one terminal line with the phase, its progress
+// and an estimate of the phase's remaining time.
 func progressPrinter(g *globals) func(backfill.Progress) {
 	start := time.Now()
+	phase, phaseStart := "", time.Now()
 	last := time.Time{}
 	return func(p backfill.Progress) {
+		if p.Phase != phase {
+			phase, phaseStart = p.Phase, time.Now()
+		}
 		if time.Since(last) < 200*time.Millisecond && p.Done != p.Total {
 			return
 		}
@@ -112,11 +118,11 @@ func progressPrinter(g *globals) func(backfill.Progress) {
 			unit = "partitions"
 		}
 		eta := ""
-		if p.Done > 0 && p.Total > 0 && p.Done < p.Total {
-			el := time.Since(start)
-			eta = fmt.Sprintf(", %s elapsed", el.Round(time.Second))
+		if p.Done > 0 && p.Total > p.Done {
+			left := time.Duration(float64(time.Since(phaseStart)) * float64(p.Total-p.Done) / float64(p.Done))
+			eta = fmt.Sprintf(", %s left in this phase", left.Round(time.Second))
 		}
-		fmt.Fprintf(g.stderr, "\r\033[Kbackfill: %s %s/%s %s%s", p.Phase, human(p.Done), human(p.Total), unit, eta)
+		fmt.Fprintf(g.stderr, "\r\033[Kbackfill: %s %s/%s %s (%s elapsed%s)", p.Phase, human(p.Done), human(p.Total), unit, time.Since(start).Round(time.Second), eta)
 	}
 }
 

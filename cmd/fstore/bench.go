@@ -86,9 +86,11 @@ the process's, so generating in the same process would inflate it.`,
 				return json.NewEncoder(g.stdout).Encode(map[string]any{
 					"rows": st.Rows, "seconds": st.Elapsed.Seconds(), "peak_rss_bytes": st.PeakRSS,
 					"partitions": st.Partitions, "workers": run.Workers,
+					"scan_seconds": st.Phases["scan"].Seconds(), "join_seconds": st.Phases["join"].Seconds(), "write_seconds": st.Phases["write"].Seconds(),
 				})
 			}
 			fmt.Fprintln(g.stdout, backfillSummary(run.Dir+"/fstore.parquet", st))
+			fmt.Fprintf(g.stdout, "phases: scan %s, join %s, write %s; %d partitions\n", st.Phases["scan"].Round(time.Millisecond), st.Phases["join"].Round(time.Millisecond), st.Phases["write"].Round(time.Millisecond), st.Partitions)
 			return nil
 		},
 	}
