@@ -24,7 +24,7 @@ import (
 )
 
 type row struct {
-	RequestID int64    `parquet:"request_id"`
+	RequestID int64 `parquet:"request_id"`
 	F         [8]*float64
 }
 
