@@ -25,7 +25,7 @@ test: proto-tools redis
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
-## quickstart: generate the example, apply it, print the registry
+## quickstart: generate the example, apply it, print the registry, build a training set
 quickstart: build
 	./bin/fstore quickstart --dir quickstart
 
