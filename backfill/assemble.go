@@ -99,7 +99,7 @@ func (s *resultStream) fill(base int64, n int, out []*compute.Column) error {
 				continue
 			}
 			i := int(row - base)
-			copyValue(c, i, src, 0)
+			c.CopyRow(i, src, 0)
 			c.Valid.Set(i)
 		}
 		if err := s.advance(p); err != nil {
@@ -112,13 +112,6 @@ func (s *resultStream) fill(base int64, n int, out []*compute.Column) error {
 func (s *resultStream) close() {
 	for _, rd := range s.readers {
 		rd.close()
-	}
-}
-
-func nullColumn(c *compute.Column, t def.ValueType, n int) {
-	resetColumn(c, t, n)
-	for i := range c.Valid {
-		c.Valid[i] = 0
 	}
 }
 
@@ -204,7 +197,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			n := batch.Len
 			for ji, j := range r.jobs {
 				for k, oi := range j.outs {
-					nullColumn(viewCols[ji][k], j.plan.Outputs[oi].Type, n)
+					viewCols[ji][k].ResetBitmap(j.plan.Outputs[oi].Type, n, true)
 				}
 				if err := streams[ji].fill(base, n, viewCols[ji]); err != nil {
 					pf.close()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/fstore/fstore/compute"
@@ -22,70 +21,21 @@ func (r *run) join(ctx context.Context) error {
 			tasks = append(tasks, jt{ji, p})
 		}
 	}
-	ch := make(chan jt)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
 	var done atomic.Int64
-	for w := 0; w < r.cfg.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range ch {
-				if firstErr != nil {
-					continue
-				}
-				if err := r.joinPartition(t.job, t.part); err != nil {
-					once.Do(func() { firstErr = err })
-				}
-				r.progress("join", done.Add(1), int64(len(tasks)))
-			}
-		}()
-	}
-	for _, t := range tasks {
-		if ctx.Err() != nil {
-			break
+	return parallel(ctx, r.cfg.Workers, len(tasks), func(_, i int) error {
+		t := tasks[i]
+		if err := r.joinPartition(t.job, t.part); err != nil {
+			return err
 		}
-		ch <- t
-	}
-	close(ch)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+		r.progress("join", done.Add(1), int64(len(tasks)))
+		return nil
+	})
 }
 
-// gather returns a copy of c with rows in the order of idx.
+// gather returns the rows of c in the order of idx.
 func gather(c *compute.Column, idx []int32) *compute.Column {
-	out := &compute.Column{Type: c.Type, Len: len(idx), Valid: make(compute.Bitmap, (len(idx)+63)/64)}
-	switch c.Type {
-	case def.Int64, def.Timestamp:
-		out.I64 = make([]int64, len(idx))
-		for i, j := range idx {
-			out.I64[i] = c.I64[j]
-		}
-	case def.Double:
-		out.F64 = make([]float64, len(idx))
-		for i, j := range idx {
-			out.F64[i] = c.F64[j]
-		}
-	case def.Bool:
-		out.B = make([]bool, len(idx))
-		for i, j := range idx {
-			out.B[i] = c.B[j]
-		}
-	case def.String:
-		out.S = make([]string, len(idx))
-		for i, j := range idx {
-			out.S[i] = c.S[j]
-		}
-	}
-	for i, j := range idx {
-		if !c.Null(int(j)) {
-			out.Valid.Set(i)
-		}
-	}
+	out := &compute.Column{}
+	out.Gather(c, idx)
 	return out
 }
 
@@ -164,7 +114,7 @@ func (r *run) joinPartition(ji, part int) error {
 	res[0] = spine[0]
 	for k := 1; k < len(res); k++ {
 		c := &compute.Column{}
-		resetColumn(c, j.resLayout[k], n)
+		c.ResetBitmap(j.resLayout[k], n, false)
 		res[k] = c
 	}
 	cursors := make([]*compute.Cursor, len(p.Aggs))
@@ -213,7 +163,7 @@ func (r *run) joinPartition(ji, part int) error {
 						out.Valid.Clear(row)
 						continue
 					}
-					copyValue(out, row, c, last)
+					out.CopyRow(row, c, last)
 					continue
 				}
 				ai := oi - nFeat
@@ -236,17 +186,4 @@ func (r *run) joinPartition(ji, part int) error {
 		}
 	}
 	return w.close()
-}
-
-func copyValue(dst *compute.Column, i int, src *compute.Column, j int) {
-	switch dst.Type {
-	case def.Int64, def.Timestamp:
-		dst.I64[i] = src.I64[j]
-	case def.Double:
-		dst.F64[i] = src.F64[j]
-	case def.Bool:
-		dst.B[i] = src.B[j]
-	case def.String:
-		dst.S[i] = src.S[j]
-	}
 }

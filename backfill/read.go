@@ -99,7 +99,7 @@ func (p *pqFile) readRowGroup(i int, b *compute.Batch, vals []parquet.Value) ([]
 	b.Cols = b.Cols[:len(p.cols)]
 	for ci, pc := range p.cols {
 		c := b.Cols[ci]
-		resetColumn(c, pc.typ, n)
+		c.ResetBitmap(pc.typ, n, false)
 		pages := rg.ColumnChunks()[pc.leaf].Pages()
 		row := 0
 		for row < n {
@@ -143,32 +143,6 @@ func (p *pqFile) readRowGroup(i int, b *compute.Batch, vals []parquet.Value) ([]
 		pages.Close()
 	}
 	return vals, nil
-}
-
-func resetColumn(c *compute.Column, t def.ValueType, n int) {
-	c.Type, c.Len = t, n
-	switch t {
-	case def.Int64, def.Timestamp:
-		c.I64 = growSlice(c.I64, n)
-	case def.Double:
-		c.F64 = growSlice(c.F64, n)
-	case def.Bool:
-		c.B = growSlice(c.B, n)
-	case def.String:
-		c.S = growSlice(c.S, n)
-	}
-	w := (n + 63) / 64
-	c.Valid = growSlice(c.Valid, w)
-	for i := range c.Valid {
-		c.Valid[i] = ^uint64(0)
-	}
-}
-
-func growSlice[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 func setValue(c *compute.Column, row int, v parquet.Value, pc pqCol) {

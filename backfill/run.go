@@ -403,43 +403,56 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 			base += rg.NumRows()
 		}
 	}
-	ch := make(chan task)
+	batches := make([]*compute.Batch, r.cfg.Workers)
+	vals := make([][]parquet.Value, r.cfg.Workers)
+	for w := range batches {
+		batches[w] = &compute.Batch{}
+	}
+	var mu sync.Mutex
+	var done int64
+	return parallel(ctx, r.cfg.Workers, len(tasks), func(w, i int) error {
+		t := tasks[i]
+		var err error
+		if vals[w], err = opened[t.file].readRowGroup(t.rowGroup, batches[w], vals[w]); err != nil {
+			return err
+		}
+		if err := fn(w, opened[t.file], t, batches[w]); err != nil {
+			return err
+		}
+		mu.Lock()
+		done += int64(batches[w].Len)
+		r.progress(phase, done, base)
+		mu.Unlock()
+		return nil
+	})
+}
+
+// parallel runs fn(worker, i) for i in [0, n) on workers goroutines and
+// returns the first error; after one, the remaining items are skipped. It
+// stops early when ctx is done.
+func parallel(ctx context.Context, workers, n int, fn func(worker, i int) error) error {
+	ch := make(chan int)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
-	var mu sync.Mutex
-	var done int64
-	fail := func(err error) { once.Do(func() { firstErr = err }) }
-	for w := 0; w < r.cfg.Workers; w++ {
+	var failed atomic.Bool
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			b := &compute.Batch{}
-			var vals []parquet.Value
-			for t := range ch {
-				if firstErr != nil {
+			for i := range ch {
+				if failed.Load() {
 					continue
 				}
-				var err error
-				if vals, err = opened[t.file].readRowGroup(t.rowGroup, b, vals); err != nil {
-					fail(err)
-					continue
+				if err := fn(w, i); err != nil {
+					once.Do(func() { firstErr = err })
+					failed.Store(true)
 				}
-				if err := fn(w, opened[t.file], t, b); err != nil {
-					fail(err)
-				}
-				mu.Lock()
-				done += int64(b.Len)
-				r.progress(phase, done, base)
-				mu.Unlock()
 			}
 		}(w)
 	}
-	for _, t := range tasks {
-		if ctx.Err() != nil {
-			break
-		}
-		ch <- t
+	for i := 0; i < n && ctx.Err() == nil && !failed.Load(); i++ {
+		ch <- i
 	}
 	close(ch)
 	wg.Wait()

@@ -204,3 +204,60 @@ func (s *Schema) CheckBatch(b *Batch) error {
 	}
 	return nil
 }
+
+// Reset sizes c for n rows of type t, reusing its memory, with every row
+// valid and a nil bitmap.
+func (c *Column) Reset(t def.ValueType, n int) { c.reset(t, n) }
+
+// ResetBitmap is Reset with an explicit bitmap, every bit set to valid (or
+// cleared when null is true), reusing c's bitmap memory: for builders that
+// clear or set rows one by one.
+func (c *Column) ResetBitmap(t def.ValueType, n int, null bool) {
+	v := c.Valid
+	c.reset(t, n)
+	v = grow(v, words(n))
+	fillWord := ^uint64(0)
+	if null {
+		fillWord = 0
+	}
+	for i := range v {
+		v[i] = fillWord
+	}
+	c.Valid = v
+}
+
+// CopyRow copies row j of src, a column of the same type, into row i of c.
+// It does not touch validity.
+func (c *Column) CopyRow(i int, src *Column, j int) { copyRow(c, i, src, j) }
+
+// Gather sets c to the rows of src in the order of idx.
+func (c *Column) Gather(src *Column, idx []int32) {
+	c.ResetBitmap(src.Type, len(idx), src.Valid != nil)
+	switch src.Type {
+	case def.Int64, def.Timestamp:
+		for i, j := range idx {
+			c.I64[i] = src.I64[j]
+		}
+	case def.Double:
+		for i, j := range idx {
+			c.F64[i] = src.F64[j]
+		}
+	case def.Bool:
+		for i, j := range idx {
+			c.B[i] = src.B[j]
+		}
+	case def.String:
+		for i, j := range idx {
+			c.S[i] = src.S[j]
+		}
+	}
+	if src.Valid == nil {
+		c.Valid = nil
+		return
+	}
+	for i, j := range idx {
+		if src.Valid.Get(int(j)) {
+			c.Valid.Set(i)
+		}
+	}
+}
