@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test ./featurestore/registry -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/def -run '^$$' -fuzz '^FuzzParseFeatureRef$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./backfill -run '^$$' -fuzz '^FuzzDecodeSpill$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data

@@ -20,6 +20,11 @@ import (
 // BOOL as one byte, STRING as a uvarint length and the bytes. Spill files
 // live only for one run, so the format carries no version.
 
+// maxSpillString bounds a string read from a spill file, so that a corrupt
+// length cannot make the reader allocate without limit. Parquet pages are far
+// smaller.
+const maxSpillString = 1 << 30
+
 type spillWriter struct {
 	f      *os.File
 	w      *bufio.Writer
@@ -146,6 +151,9 @@ func (s *spillReader) readInto(cols []*compute.Column) error {
 			if err != nil {
 				return truncated(err)
 			}
+			if n > maxSpillString {
+				return fmt.Errorf("backfill: corrupt spill record: string of %d bytes", n)
+			}
 			b := make([]byte, n)
 			if _, err := io.ReadFull(s.r, b); err != nil {
 				return truncated(err)
@@ -253,7 +261,8 @@ func decodeSpill(data []byte, layout []def.ValueType, cols []*compute.Column) er
 				off++
 			case def.String:
 				n, k := binary.Uvarint(data[off:])
-				if k <= 0 || off+k+int(n) > len(data) || int(n) < 0 {
+				// Compare in uint64: a corrupt length must not wrap.
+				if k <= 0 || n > uint64(len(data)-off-k) {
 					return fmt.Errorf("backfill: truncated spill record")
 				}
 				off += k
