@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"container/heap"
+	"sync"
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,121 +162,144 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		}
 	}()
 
-	// Per-view result columns and on-demand evaluators, reused per batch.
-	viewCols := make([][]*compute.Column, len(r.jobs))
-	for ji, j := range r.jobs {
-		viewCols[ji] = make([]*compute.Column, len(j.outs))
-		for k := range viewCols[ji] {
-			viewCols[ji][k] = &compute.Column{}
-		}
-	}
-	odEvs := make([]*compute.OnDemandEvaluator, len(r.ods))
-	for i, od := range r.ods {
-		odEvs[i] = od.plan.NewEvaluator()
-	}
-	outCols := make([]*compute.Column, len(r.outputs))
 	prof := newProfiler(features)
-
-	var base int64
-	var vals []parquet.Value
-	rows := make([]parquet.Row, 0, 1024)
-	batch := &compute.Batch{}
-	for _, path := range r.spine {
-		pf, err := openProjected(path, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true})
-		if err != nil {
-			return Stats{}, err
+	var mu sync.Mutex // BeginRowGroup is not documented as safe for concurrent use
+	odEvs := make([][]*compute.OnDemandEvaluator, r.cfg.Workers)
+	batches := make([]*compute.Batch, r.cfg.Workers)
+	vals := make([][]parquet.Value, r.cfg.Workers)
+	for wk := range odEvs {
+		batches[wk] = &compute.Batch{}
+		for _, od := range r.ods {
+			odEvs[wk] = append(odEvs[wk], od.plan.NewEvaluator())
 		}
-		for gi, rg := range pf.pf.RowGroups() {
-			if err := ctx.Err(); err != nil {
-				pf.close()
-				return Stats{}, err
+	}
+
+	// The producer merges results into chunk-owned columns in spine order
+	// (the merge is sequential by nature); workers compute on-demand
+	// features and encode row groups in parallel; this goroutine commits
+	// them in order. At most workers+1 chunks are in flight.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *chunk)
+	queue := make(chan *chunk, r.cfg.Workers+1)
+	slots := make(chan struct{}, r.cfg.Workers+1)
+	var prodErr error
+	var spineFiles []*pqFile
+	defer func() {
+		for _, pf := range spineFiles {
+			pf.close()
+		}
+	}()
+	var wg sync.WaitGroup
+	go func() {
+		defer close(work)
+		defer close(queue)
+		var base int64
+		for _, path := range r.spine {
+			pf, err := openProjected(path, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true})
+			if err != nil {
+				prodErr = err
+				return
 			}
-			if vals, err = pf.readRowGroup(gi, batch, vals); err != nil {
-				pf.close()
-				return Stats{}, err
-			}
-			n := batch.Len
-			for ji, j := range r.jobs {
-				for k, oi := range j.outs {
-					viewCols[ji][k].ResetBitmap(j.plan.Outputs[oi].Type, n, true)
+			// Workers read the file after the producer moves on; it is
+			// closed once they are all done.
+			spineFiles = append(spineFiles, pf)
+			for gi, rg := range pf.pf.RowGroups() {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
 				}
-				if err := streams[ji].fill(base, n, viewCols[ji]); err != nil {
-					pf.close()
-					return Stats{}, err
-				}
-			}
-			odOut := make([][]*compute.Column, len(r.ods))
-			for i, od := range r.ods {
-				in := &compute.Batch{Len: n}
-				for _, c := range od.reqCols {
-					in.Cols = append(in.Cols, batch.Cols[c])
-				}
-				for k := range od.inputJob {
-					in.Cols = append(in.Cols, viewCols[od.inputJob[k]][od.inputOut[k]])
-				}
-				odOut[i] = make([]*compute.Column, len(od.plan.Features))
-				for f := range od.plan.Features {
-					odOut[i][f] = odEvs[i].Feature(f, in)
-				}
-			}
-			for k, o := range r.outputs {
-				if o.view >= 0 {
-					outCols[k] = viewCols[o.view][o.out]
-				} else {
-					outCols[k] = odOut[o.od][o.out]
-				}
-				st.Nulls[o.column] += int64(outCols[k].Valid.CountNulls(n))
-			}
-			for ji, j := range r.jobs {
-				for i := 0; i < n; i++ {
-					all := true
-					for k := range j.outs {
-						if !viewCols[ji][k].Null(i) {
-							all = false
-							break
-						}
+				n := int(rg.NumRows())
+				c := &chunk{file: pf, rowGroup: gi, base: base, n: n, done: make(chan struct{})}
+				c.viewCols = make([][]*compute.Column, len(r.jobs))
+				for ji, j := range r.jobs {
+					c.viewCols[ji] = make([]*compute.Column, len(j.outs))
+					for k, oi := range j.outs {
+						col := &compute.Column{}
+						col.ResetBitmap(j.plan.Outputs[oi].Type, n, true)
+						c.viewCols[ji][k] = col
 					}
-					if all {
-						st.NullRowsByView[j.plan.View.Name]++
+					if err := streams[ji].fill(base, n, c.viewCols[ji]); err != nil {
+						prodErr = err
+						return
 					}
 				}
+				// To a worker first: every queued chunk is then certain to
+				// be finished, so the committer never waits on one that no
+				// worker took. The queue has room for every chunk in flight.
+				select {
+				case work <- c:
+				case <-ctx.Done():
+					return
+				}
+				queue <- c
+				base += int64(n)
 			}
-			prof.add(outCols, n)
-			// Pass the spine rows through as they are.
-			reader := rg.Rows()
-			for done := 0; done < n; {
-				rows = rows[:min(cap(rows), n-done)]
-				for i := range rows {
-					rows[i] = rows[i][:0]
-				}
-				k, err := reader.ReadRows(rows)
-				if k > 0 {
-					sub := make([]*compute.Column, len(outCols))
-					for c := range outCols {
-						sub[c] = sliceColumn(outCols[c], done, k)
-					}
-					if werr := w.writeBatch(rows[:k], sub); werr != nil {
-						reader.Close()
-						pf.close()
-						return Stats{}, werr
-					}
-					done += k
-				}
-				if err != nil && !errors.Is(err, io.EOF) {
-					reader.Close()
-					pf.close()
-					return Stats{}, fmt.Errorf("%w: spine %s: %v", ErrInput, path, err)
-				}
-				if k == 0 && err != nil {
+		}
+	}()
+	for wk := 0; wk < r.cfg.Workers; wk++ {
+		wg.Add(1)
+		go func(wk int) {
+			defer wg.Done()
+			for c := range work {
+				c.err = r.buildChunk(c, batches[wk], &vals[wk], odEvs[wk], w, &mu)
+				close(c.done)
+			}
+		}(wk)
+	}
+	var written int64
+	var commitErr error
+	for c := range queue {
+		<-c.done
+		if commitErr == nil && c.err != nil {
+			commitErr = c.err
+		}
+		if commitErr == nil {
+			for _, rgw := range c.rgws {
+				if _, err := rgw.Commit(); err != nil {
+					commitErr = fmt.Errorf("backfill: cannot write output: %w", err)
 					break
 				}
 			}
-			reader.Close()
-			base += int64(n)
-			st.Rows += int64(n)
-			r.progress("write", base, r.rows)
 		}
-		pf.close()
+		if commitErr != nil {
+			cancel()
+			<-slots
+			continue
+		}
+		for k, o := range r.outputs {
+			st.Nulls[o.column] += int64(c.outCols[k].Valid.CountNulls(c.n))
+		}
+		for ji, j := range r.jobs {
+			for i := 0; i < c.n; i++ {
+				all := true
+				for k := range j.outs {
+					if !c.viewCols[ji][k].Null(i) {
+						all = false
+						break
+					}
+				}
+				if all {
+					st.NullRowsByView[j.plan.View.Name]++
+				}
+			}
+		}
+		prof.add(c.outCols, c.n)
+		written += int64(c.n)
+		st.Rows += int64(c.n)
+		r.progress("write", written, r.rows)
+		<-slots
+	}
+	wg.Wait()
+	if commitErr != nil {
+		return Stats{}, commitErr
+	}
+	if prodErr != nil {
+		return Stats{}, prodErr
+	}
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
 	}
 	if err := w.commit(); err != nil {
 		return Stats{}, err
@@ -391,4 +415,108 @@ func (r *run) lineage() (string, error) {
 	}
 	b, err := json.Marshal(l)
 	return string(b), err
+}
+
+// chunk is one spine row group on its way to the output.
+type chunk struct {
+	file     *pqFile
+	rowGroup int
+	base     int64
+	n        int
+	viewCols [][]*compute.Column // owned by the chunk
+	outCols  []*compute.Column   // owned by the chunk once built
+	rgws     []*parquet.ConcurrentRowGroupWriter
+	err      error
+	done     chan struct{}
+}
+
+// buildChunk computes the chunk's on-demand features and encodes its rows
+// (the spine's, passed through, and the features) into row groups of at
+// most RowGroupSize rows.
+func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, odEvs []*compute.OnDemandEvaluator, w *outputWriter, mu *sync.Mutex) error {
+	odOut := make([][]*compute.Column, len(r.ods))
+	if len(r.ods) > 0 {
+		var err error
+		if *vals, err = c.file.readRowGroup(c.rowGroup, batch, *vals); err != nil {
+			return err
+		}
+		for i, od := range r.ods {
+			in := &compute.Batch{Len: c.n}
+			for _, col := range od.reqCols {
+				in.Cols = append(in.Cols, batch.Cols[col])
+			}
+			for k := range od.inputJob {
+				in.Cols = append(in.Cols, c.viewCols[od.inputJob[k]][od.inputOut[k]])
+			}
+			odOut[i] = make([]*compute.Column, len(od.plan.Features))
+			for f := range od.plan.Features {
+				// The evaluator owns its result; the chunk needs its own copy
+				// until the committer has profiled it.
+				out := &compute.Column{}
+				out.Gather(odEvs[i].Feature(f, in), identity(c.n))
+				odOut[i][f] = out
+			}
+		}
+	}
+	c.outCols = make([]*compute.Column, len(r.outputs))
+	for k, o := range r.outputs {
+		if o.view >= 0 {
+			c.outCols[k] = c.viewCols[o.view][o.out]
+		} else {
+			c.outCols[k] = odOut[o.od][o.out]
+		}
+	}
+	reader := c.file.pf.RowGroups()[c.rowGroup].Rows()
+	defer reader.Close()
+	rows := make([]parquet.Row, min(c.n, 1024))
+	var rgw *parquet.ConcurrentRowGroupWriter
+	inGroup := int64(0)
+	for done := 0; done < c.n; {
+		batchRows := rows[:min(len(rows), c.n-done)]
+		for i := range batchRows {
+			batchRows[i] = batchRows[i][:0]
+		}
+		k, err := reader.ReadRows(batchRows)
+		if k > 0 {
+			sub := make([]*compute.Column, len(c.outCols))
+			for i := range c.outCols {
+				sub[i] = sliceColumn(c.outCols[i], done, k)
+			}
+			built := w.buildRows(batchRows[:k], sub)
+			for len(built) > 0 {
+				if rgw == nil || inGroup == r.cfg.RowGroupSize {
+					mu.Lock()
+					rgw = w.w.BeginRowGroup()
+					mu.Unlock()
+					c.rgws = append(c.rgws, rgw)
+					inGroup = 0
+				}
+				m := min(int64(len(built)), r.cfg.RowGroupSize-inGroup)
+				if _, err := rgw.WriteRows(built[:m]); err != nil {
+					return fmt.Errorf("backfill: cannot write output: %w", err)
+				}
+				inGroup += m
+				built = built[m:]
+			}
+			done += k
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: spine %s: %v", ErrInput, c.file.path, err)
+		}
+		if k == 0 && err != nil {
+			if done < c.n {
+				return fmt.Errorf("%w: spine %s: row group %d ends after %d of %d rows", ErrInput, c.file.path, c.rowGroup, done, c.n)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+func identity(n int) []int32 {
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	return idx
 }

@@ -26,7 +26,7 @@ import (
 //
 // Times are h:mm[:ss] after the epoch ("-" prefix: before it).
 func TestDataDriven(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/pit", func(t *testing.T, path string) {
 		var dir, viewArgs string
 		files := 0
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {

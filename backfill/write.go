@@ -65,7 +65,6 @@ type outputWriter struct {
 	f         *os.File
 	w         *parquet.GenericWriter[any]
 	spineLeaf int // number of leaf columns the spine contributes
-	rows      []parquet.Row
 }
 
 func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, meta map[string]string, rowGroup int64) (*outputWriter, error) {
@@ -86,9 +85,8 @@ func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, me
 	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns())}, nil
 }
 
-// writeBatch writes spine rows with the feature columns appended.
-func (o *outputWriter) writeBatch(spineRows []parquet.Row, features []*compute.Column) error {
-	o.rows = o.rows[:0]
+// buildRows appends the feature columns' values to spine rows, in place.
+func (o *outputWriter) buildRows(spineRows []parquet.Row, features []*compute.Column) []parquet.Row {
 	for i, r := range spineRows {
 		row := r
 		for j, c := range features {
@@ -110,12 +108,9 @@ func (o *outputWriter) writeBatch(spineRows []parquet.Row, features []*compute.C
 			}
 			row = append(row, v.Level(0, 1, col))
 		}
-		o.rows = append(o.rows, row)
+		spineRows[i] = row
 	}
-	if _, err := o.w.WriteRows(o.rows); err != nil {
-		return fmt.Errorf("backfill: cannot write output: %w", err)
-	}
-	return nil
+	return spineRows
 }
 
 // commit finishes the file and renames it into place.
