@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"cmp"
+	"math"
 	"context"
 	"fmt"
 	"slices"
@@ -72,16 +73,21 @@ func (r *run) joinPartition(ji, part int) error {
 		}
 		return func(a, b int32) int { return compareKeys(cols, int(a), cols, int(b), nk) }
 	}
-	sCmp := keyCmp(sKeys)
-	sIdx := sortedIndex(spine[0].Len, func(a, b int32) int {
-		if c := sCmp(a, b); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(spine[1].I64[a], spine[1].I64[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(spine[0].I64[a], spine[0].I64[b])
-	})
+	var sIdx []int32
+	if nk == 1 && sKeys[0].Type == def.Int64 {
+		sIdx = sortRecords(sKeys[0].I64, spine[1].I64, nil, spine[0].I64)
+	} else {
+		sCmp := keyCmp(sKeys)
+		sIdx = sortedIndex(spine[0].Len, func(a, b int32) int {
+			if c := sCmp(a, b); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(spine[1].I64[a], spine[1].I64[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(spine[0].I64[a], spine[0].I64[b])
+		})
+	}
 	for i := range spine {
 		spine[i] = gather(spine[i], sIdx)
 	}
@@ -90,19 +96,24 @@ func (r *run) joinPartition(ji, part int) error {
 	// (keys, ts, created, seq): the last row at or before t is the
 	// point-in-time row.
 	eTS, eCr, eSeq := src[nk], src[nk+1], src[nk+2]
-	eCmp := keyCmp(src)
-	eIdx := sortedIndex(eTS.Len, func(a, b int32) int {
-		if c := eCmp(a, b); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(eTS.I64[a], eTS.I64[b]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(eCr.I64[a], eCr.I64[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(eSeq.I64[a], eSeq.I64[b])
-	})
+	var eIdx []int32
+	if nk == 1 && src[0].Type == def.Int64 {
+		eIdx = sortRecords(src[0].I64, eTS.I64, eCr.I64, eSeq.I64)
+	} else {
+		eCmp := keyCmp(src)
+		eIdx = sortedIndex(eTS.Len, func(a, b int32) int {
+			if c := eCmp(a, b); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(eTS.I64[a], eTS.I64[b]); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(eCr.I64[a], eCr.I64[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(eSeq.I64[a], eSeq.I64[b])
+		})
+	}
 	for i := range src {
 		src[i] = gather(src[i], eIdx)
 	}
@@ -186,4 +197,70 @@ func (r *run) joinPartition(ji, part int) error {
 		}
 	}
 	return w.close()
+}
+
+// sortRec is a row's sort key, copied out of the columns so that sorting
+// touches one contiguous array.
+type sortRec struct {
+	k, a, b, c int64
+	i          int32
+}
+
+// sortRecords returns the row order by (k, a, b, c); b may be nil (zero).
+// It is the fast path for views keyed by one INT64: a stable LSD radix sort
+// on k over only the bytes in which keys differ, then a comparison sort of
+// each key's run (short: a key's history) by (a, b, c).
+func sortRecords(k, a, b, c []int64) []int32 {
+	n := len(k)
+	recs := make([]sortRec, n)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range recs {
+		recs[i] = sortRec{k: k[i], a: a[i], c: c[i], i: int32(i)}
+		if b != nil {
+			recs[i].b = b[i]
+		}
+		lo, hi = min(lo, k[i]), max(hi, k[i])
+	}
+	if n > 1 {
+		span := uint64(hi) - uint64(lo) // keys offset by lo, as unsigned
+		tmp := make([]sortRec, n)
+		for shift := uint(0); shift < 64 && span>>shift != 0; shift += 8 {
+			var count [257]int
+			for _, r := range recs {
+				count[((uint64(r.k)-uint64(lo))>>shift)&0xff+1]++
+			}
+			for d := 1; d < 257; d++ {
+				count[d] += count[d-1]
+			}
+			for _, r := range recs {
+				d := ((uint64(r.k) - uint64(lo)) >> shift) & 0xff
+				tmp[count[d]] = r
+				count[d]++
+			}
+			recs, tmp = tmp, recs
+		}
+	}
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && recs[j].k == recs[i].k {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(recs[i:j], func(x, y sortRec) int {
+				switch {
+				case x.a != y.a:
+					return cmp.Compare(x.a, y.a)
+				case x.b != y.b:
+					return cmp.Compare(x.b, y.b)
+				}
+				return cmp.Compare(x.c, y.c)
+			})
+		}
+		i = j
+	}
+	idx := make([]int32, n)
+	for i, r := range recs {
+		idx[i] = r.i
+	}
+	return idx
 }
