@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"container/heap"
-	"sync"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"

@@ -2,9 +2,9 @@ package backfill
 
 import (
 	"cmp"
-	"math"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync/atomic"
 
