@@ -92,10 +92,10 @@ feature_views { name: "v" entities: "e" source: "s"` + viewArgs + " }\n"
 				}
 				names, got := readTable(t, out)
 				var b strings.Builder
-				b.WriteString("k t " + strings.Join(names[3:], " ") + "\n")
+				b.WriteString("k t " + strings.Join(names[4:], " ") + "\n")
 				for i, r := range got {
 					fmt.Fprintf(&b, "%s %s", cell(r[0]), timeCell(rows[i].T))
-					for _, v := range r[3:] {
+					for _, v := range r[4:] {
 						b.WriteString(" " + cell(v))
 					}
 					b.WriteByte('\n')

@@ -24,6 +24,7 @@ type rowMicros struct {
 	X       *float64 `parquet:"x,optional"`
 	N       *int64   `parquet:"n,optional"`
 	C       *string  `parquet:"c,optional"`
+	G       *string  `parquet:"g,optional"`
 }
 
 type rowMillis struct {
@@ -33,6 +34,7 @@ type rowMillis struct {
 	X       *float64 `parquet:"x,optional"`
 	N       *int64   `parquet:"n,optional"`
 	C       *string  `parquet:"c,optional"`
+	G       *string  `parquet:"g,optional"`
 }
 
 type rowNanos struct {
@@ -42,6 +44,7 @@ type rowNanos struct {
 	X       *float64 `parquet:"x,optional"`
 	N       *int64   `parquet:"n,optional"`
 	C       *string  `parquet:"c,optional"`
+	G       *string  `parquet:"g,optional"`
 }
 
 type rowPlainInt struct {
@@ -51,12 +54,14 @@ type rowPlainInt struct {
 	X       *float64 `parquet:"x,optional"`
 	N       *int64   `parquet:"n,optional"`
 	C       *string  `parquet:"c,optional"`
+	G       *string  `parquet:"g,optional"`
 }
 
 type spineRow struct {
-	K     *int64 `parquet:"k,optional"`
-	T     *int64 `parquet:"event_timestamp,timestamp(microsecond),optional"`
-	Label int64  `parquet:"label"`
+	K     *int64  `parquet:"k,optional"`
+	T     *int64  `parquet:"event_timestamp,timestamp(microsecond),optional"`
+	Label int64   `parquet:"label"`
+	G     *string `parquet:"g,optional"`
 }
 
 // event is one source row as the reference sees it (timestamps in µs).
@@ -66,7 +71,8 @@ type event struct {
 	x           *float64
 	n           *int64
 	c           *string
-	seq         int // file order across files
+	g           *string // second key part in composite-key cases
+	seq         int     // file order across files
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -99,6 +105,9 @@ func differentialCase(t *testing.T, seed uint64) {
 	srcDir := filepath.Join(dir, "src")
 	os.MkdirAll(srcDir, 0o755)
 	keys := 1 + r.IntN(12)
+	// Half the cases key the view on (k INT64, g STRING): the general
+	// comparison path rather than the INT64 radix path.
+	composite := r.IntN(2) == 0
 	hop := int64(1+r.IntN(10)) * minute
 	window := hop * int64(1+r.IntN(6))
 	ttl := int64(0)
@@ -132,6 +141,9 @@ func differentialCase(t *testing.T, seed uint64) {
 			if r.IntN(6) != 0 {
 				e.c = ptr([]string{"a", "b", "c", ""}[r.IntN(4)])
 			}
+			if r.IntN(20) != 0 {
+				e.g = ptr([]string{"x", "y", "", "x\x00y"}[r.IntN(4)])
+			}
 			evs = append(evs, e)
 		}
 		events = append(events, evs...)
@@ -140,7 +152,7 @@ func differentialCase(t *testing.T, seed uint64) {
 		case 0:
 			rows := make([]rowMicros, len(evs))
 			for i, e := range evs {
-				rows[i] = rowMicros{e.k, e.ts, e.created, e.x, e.n, e.c}
+				rows[i] = rowMicros{e.k, e.ts, e.created, e.x, e.n, e.c, e.g}
 			}
 			writeFile(t, path, rows)
 		case 1:
@@ -150,9 +162,9 @@ func differentialCase(t *testing.T, seed uint64) {
 				if e.ts != nil {
 					*e.ts -= *e.ts % 1000
 					events[len(events)-len(evs)+i].ts = e.ts
-					rows[i] = rowMillis{e.k, ptr(*e.ts / 1000), e.created, e.x, e.n, e.c}
+					rows[i] = rowMillis{e.k, ptr(*e.ts / 1000), e.created, e.x, e.n, e.c, e.g}
 				} else {
-					rows[i] = rowMillis{e.k, nil, e.created, e.x, e.n, e.c}
+					rows[i] = rowMillis{e.k, nil, e.created, e.x, e.n, e.c, e.g}
 				}
 			}
 			writeFile(t, path, rows)
@@ -163,13 +175,13 @@ func differentialCase(t *testing.T, seed uint64) {
 				if e.ts != nil {
 					ns = ptr(*e.ts*1000 + int64(r.IntN(1000))) // sub-microsecond part is truncated
 				}
-				rows[i] = rowNanos{e.k, ns, e.created, e.x, e.n, e.c}
+				rows[i] = rowNanos{e.k, ns, e.created, e.x, e.n, e.c, e.g}
 			}
 			writeFile(t, path, rows)
 		case 3:
 			rows := make([]rowPlainInt, len(evs))
 			for i, e := range evs {
-				rows[i] = rowPlainInt{e.k, e.ts, e.created, e.x, e.n, e.c}
+				rows[i] = rowPlainInt{e.k, e.ts, e.created, e.x, e.n, e.c, e.g}
 			}
 			writeFile(t, path, rows)
 		}
@@ -183,6 +195,9 @@ func differentialCase(t *testing.T, seed uint64) {
 			s.K = ptr(int64(r.IntN(keys + 2)))
 		}
 		if r.IntN(15) != 0 {
+			s.G = ptr([]string{"x", "y", "", "x\x00y", "z"}[r.IntN(5)])
+		}
+		if r.IntN(15) != 0 {
 			s.T = ptr(int64(r.IntN(300)-80) * minute / 2)
 		}
 		spine = append(spine, s)
@@ -193,13 +208,16 @@ func differentialCase(t *testing.T, seed uint64) {
 		if len(events) == 0 || e.k == nil || e.ts == nil {
 			continue
 		}
-		spine = append(spine, spineRow{K: ptr(*e.k), T: ptr(*e.ts + ttl), Label: int64(1000 + i)})
-		spine = append(spine, spineRow{K: ptr(*e.k), T: ptr(*e.ts + ttl + 1), Label: int64(2000 + i)})
+		spine = append(spine, spineRow{K: ptr(*e.k), T: ptr(*e.ts + ttl), Label: int64(1000 + i), G: e.g})
+		spine = append(spine, spineRow{K: ptr(*e.k), T: ptr(*e.ts + ttl + 1), Label: int64(2000 + i), G: e.g})
 	}
 	writeFile(t, filepath.Join(dir, "spine.parquet"), spine)
 
-	defs := fmt.Sprintf(`
-entities { name: "e" join_keys { name: "k" type: INT64 } }
+	entity := `entities { name: "e" join_keys { name: "k" type: INT64 } }`
+	if composite {
+		entity = `entities { name: "e" join_keys { name: "k" type: INT64 } join_keys { name: "g" type: STRING } }`
+	}
+	defs := entity + fmt.Sprintf(`
 sources { name: "s" parquet { path: "src" } timestamp_column: "ts" created_timestamp_column: "created" }
 feature_views {
   name: "v" entities: "e" source: "s" ttl { seconds: %d }
@@ -229,7 +247,7 @@ feature_views {
 		t.Fatal(err)
 	}
 	names, rows := readTable(t, out)
-	if got := strings.Join(names, ","); got != "k,event_timestamp,label,v__x,v__n2,v__c,v__sum_x,v__events,v__max_n,v__last_c" {
+	if got := strings.Join(names, ","); got != "k,event_timestamp,label,g,v__x,v__n2,v__c,v__sum_x,v__events,v__max_n,v__last_c" {
 		t.Fatalf("columns %s", got)
 	}
 	if len(rows) != len(spine) {
@@ -239,7 +257,7 @@ feature_views {
 	// order) order, with a null created time losing every tie.
 	var evs []event
 	for _, e := range events {
-		if e.k == nil || e.ts == nil || (e.x != nil && *e.x <= -40) {
+		if e.k == nil || e.ts == nil || (e.x != nil && *e.x <= -40) || (composite && e.g == nil) {
 			continue
 		}
 		evs = append(evs, e)
@@ -273,7 +291,7 @@ feature_views {
 			t.Fatalf("row %d: label %v, spine order lost", i, got[2])
 		}
 		want := make([]any, 7)
-		if s.K != nil && s.T != nil {
+		if s.K != nil && s.T != nil && (!composite || s.G != nil) {
 			k, tq := *s.K, *s.T
 			var last *event
 			var sum float64
@@ -282,7 +300,7 @@ feature_views {
 			var lastC *string
 			for x := range evs {
 				e := &evs[x]
-				if *e.k != k || *e.ts > tq {
+				if *e.k != k || *e.ts > tq || (composite && *e.g != *s.G) {
 					continue
 				}
 				last = e
@@ -323,9 +341,9 @@ feature_views {
 			}
 		}
 		for c, w := range want {
-			if got[3+c] != w {
-				t.Fatalf("spine row %d (k=%v t=%v): %s = %#v, reference %#v (ttl %d, window %d, hop %d)",
-					i, deref(s.K), deref(s.T), names[3+c], got[3+c], w, ttl, window, hop)
+			if got[4+c] != w {
+				t.Fatalf("spine row %d (k=%v g=%v t=%v, composite %t): %s = %#v, reference %#v (ttl %d, window %d, hop %d)",
+					i, deref(s.K), s.G, deref(s.T), composite, names[4+c], got[4+c], w, ttl, window, hop)
 			}
 		}
 	}
