@@ -134,6 +134,7 @@ func (r *run) joinPartition(ji, part int) error {
 	}
 	nFeat := len(p.Features)
 	accs := make([]compute.Acc, len(p.Aggs))
+	var latest compute.Latest
 	e := 0
 	for s := 0; s < n; {
 		// The spine rows of one key: [s, sEnd).
@@ -155,14 +156,12 @@ func (r *run) joinPartition(ji, part int) error {
 			}
 			cursors[ai].Reset(eTS.I64[e:eEnd], eCr.I64[e:eEnd], vals, e)
 		}
-		ptr := e
+		latest.Reset(eTS.I64[e:eEnd])
 		for row := s; row < sEnd; row++ {
 			t := spine[1].I64[row]
-			for ptr < eEnd && eTS.I64[ptr] <= t {
-				ptr++
-			}
-			last := ptr - 1
-			live := last >= e && (j.ttl == 0 || eTS.I64[last] >= t-j.ttl)
+			last := latest.At(t)
+			live := last >= 0 && compute.Fresh(eTS.I64[e+last], t, j.ttl)
+			last += e
 			for ai := range p.Aggs {
 				accs[ai] = cursors[ai].At(t)
 			}

@@ -616,13 +616,18 @@ func (r *run) scanSources(ctx context.Context) error {
 			ts := b.Cols[p.Timestamp]
 			cols[nk] = ts
 			created := &compute.Column{Type: def.Int64, Len: b.Len, I64: make([]int64, b.Len)}
-			if p.Created >= 0 {
+			fill := compute.NullCreated
+			if p.Created < 0 {
+				for i := range created.I64 {
+					created.I64[i] = fill
+				}
+			} else {
 				c := b.Cols[p.Created]
 				for i := range created.I64 {
 					if !c.Null(i) {
 						created.I64[i] = c.I64[i]
 					} else {
-						created.I64[i] = -1 << 63 // a null created time loses every tie
+						created.I64[i] = compute.NullCreated
 					}
 				}
 			}
