@@ -235,4 +235,3 @@ func FuzzDecodeKey(f *testing.F) {
 		}
 	})
 }
-
