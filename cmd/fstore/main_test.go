@@ -272,6 +272,13 @@ func TestServeHotReload(t *testing.T) {
 	if !strings.Contains(body, `"description":"hot reloaded"`) && !strings.Contains(body, `"description": "hot reloaded"`) {
 		t.Fatalf("REST does not show the new version: %s", body)
 	}
+	// A backfill while the server holds the data directory reads the
+	// registry through it.
+	out := filepath.Join(tmp, "served.parquet")
+	r = mustRun(t, data, "backfill", "--service", "driver_ranking", "--spine", filepath.Join(tmp, "data", "spine.parquet"), "--out", out)
+	if !strings.Contains(r.stdout, "50 rows × 7 features") || !strings.Contains(r.stderr, "sending the command to it") {
+		t.Fatalf("backfill while serving: %s%s", r.stdout, r.stderr)
+	}
 	// --server works explicitly too.
 	r = mustRun(t, "--server", grpcAddr, "history")
 	if !strings.HasPrefix(strings.Split(r.stdout, "\n")[1], "2 ") {
