@@ -112,6 +112,15 @@ func (p *pqFile) readRowGroup(i int, b *compute.Batch, vals []parquet.Value) ([]
 				return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
 			}
 			vr := page.Values()
+			if k, ok, err := readTyped(c, row, n, page, vr, pc); err != nil {
+				parquet.Release(page)
+				pages.Close()
+				return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
+			} else if ok {
+				row += k
+				parquet.Release(page)
+				continue
+			}
 			for {
 				if cap(vals) < 4096 {
 					vals = make([]parquet.Value, 4096)
@@ -176,4 +185,73 @@ func setValue(c *compute.Column, row int, v parquet.Value, pc pqCol) {
 	case def.String:
 		c.S[row] = string(v.ByteArray())
 	}
+}
+
+// readTyped reads a page without nulls straight into c's values through
+// the typed readers parquet-go offers for INT64 and DOUBLE pages, skipping
+// one parquet.Value per cell. It reports ok false, having read nothing,
+// when the page does not qualify (the caller then takes the general path),
+// and an error when a qualifying page ends early.
+func readTyped(c *compute.Column, row, n int, page parquet.Page, vr parquet.ValueReader, pc pqCol) (int, bool, error) {
+	if page.NumNulls() != 0 {
+		return 0, false, nil
+	}
+	want := int(page.NumValues())
+	if want > n-row {
+		return 0, false, nil
+	}
+	short := func(got int) error { return fmt.Errorf("page holds %d of its %d values", got, want) }
+	switch pc.typ {
+	case def.Int64, def.Timestamp:
+		r, ok := vr.(parquet.Int64Reader)
+		if !ok || page.Type().Kind() != parquet.Int64 {
+			return 0, false, nil
+		}
+		dst := c.I64[row : row+want]
+		got := 0
+		for got < want {
+			k, err := r.ReadInt64s(dst[got:])
+			got += k
+			if err != nil || k == 0 {
+				break
+			}
+		}
+		if got != want {
+			return 0, false, short(got)
+		}
+		switch pc.unit {
+		case 1000:
+			for i := range dst {
+				dst[i] *= 1000
+			}
+		case -1000:
+			for i, x := range dst {
+				q := x / 1000
+				if x%1000 < 0 {
+					q--
+				}
+				dst[i] = q
+			}
+		}
+		return want, true, nil
+	case def.Double:
+		r, ok := vr.(parquet.DoubleReader)
+		if !ok || page.Type().Kind() != parquet.Double {
+			return 0, false, nil
+		}
+		dst := c.F64[row : row+want]
+		got := 0
+		for got < want {
+			k, err := r.ReadDoubles(dst[got:])
+			got += k
+			if err != nil || k == 0 {
+				break
+			}
+		}
+		if got != want {
+			return 0, false, short(got)
+		}
+		return want, true, nil
+	}
+	return 0, false, nil
 }
