@@ -114,8 +114,19 @@ func (r *run) joinPartition(ji, part int) error {
 			return cmp.Compare(eSeq.I64[a], eSeq.I64[b])
 		})
 	}
+	// Keys, times and aggregation inputs are walked in order, so they are
+	// gathered into sorted order; plain feature values are read only at
+	// each spine row's winning event, through eIdx.
+	plain := map[int]bool{}
+	for _, c := range j.featCol {
+		if c >= 0 {
+			plain[c] = true
+		}
+	}
 	for i := range src {
-		src[i] = gather(src[i], eIdx)
+		if !plain[i] {
+			src[i] = gather(src[i], eIdx)
+		}
 	}
 	eTS, eCr = src[nk], src[nk+1]
 
@@ -168,12 +179,12 @@ func (r *run) joinPartition(ji, part int) error {
 			for k, oi := range j.outs {
 				out := res[k+1]
 				if oi < nFeat {
-					c := src[j.featCol[k]]
-					if !live || c.Null(last) {
+					c := src[j.featCol[k]] // in spill order: index through eIdx
+					if !live || c.Null(int(eIdx[last])) {
 						out.Valid.Clear(row)
 						continue
 					}
-					out.CopyRow(row, c, last)
+					out.CopyRow(row, c, int(eIdx[last]))
 					continue
 				}
 				ai := oi - nFeat
