@@ -105,10 +105,7 @@ func (r *run) joinPartition(ji, part int) error {
 			if c := eCmp(a, b); c != 0 {
 				return c
 			}
-			if c := cmp.Compare(eTS.I64[a], eTS.I64[b]); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(eCr.I64[a], eCr.I64[b]); c != 0 {
+			if c := compute.CompareEvents(eTS.I64[a], eCr.I64[a], eTS.I64[b], eCr.I64[b]); c != 0 {
 				return c
 			}
 			return cmp.Compare(eSeq.I64[a], eSeq.I64[b])
@@ -257,11 +254,10 @@ func sortRecords(k, a, b, c []int64) []int32 {
 		}
 		if j-i > 1 {
 			slices.SortFunc(recs[i:j], func(x, y sortRec) int {
-				switch {
-				case x.a != y.a:
-					return cmp.Compare(x.a, y.a)
-				case x.b != y.b:
-					return cmp.Compare(x.b, y.b)
+				// (a, b) is (event time, created time) for sources and
+				// (time, 0) for spines: the events' order, then c.
+				if c := compute.CompareEvents(x.a, x.b, y.a, y.b); c != 0 {
+					return c
 				}
 				return cmp.Compare(x.c, y.c)
 			})

@@ -10,6 +10,25 @@ import "math"
 // latest event at or before t is the last in that order with ts <= t. A
 // missing created time sorts before every present one, so it loses ties.
 
+// CompareEvents orders two events by event time, then created time: -1
+// when a is earlier, 1 when it is later, 0 when they tie (then the one that
+// came later — in file order offline, in arrival order online — wins). It
+// is the one definition of "later event" that the point-in-time join, the
+// online state and the LAST aggregation all use.
+func CompareEvents(aTS, aCreated, bTS, bCreated int64) int {
+	switch {
+	case aTS < bTS:
+		return -1
+	case aTS > bTS:
+		return 1
+	case aCreated < bCreated:
+		return -1
+	case aCreated > bCreated:
+		return 1
+	}
+	return 0
+}
+
 // NullCreated is the created time that stands for "none" when events are
 // ordered: it loses every tie.
 const NullCreated int64 = math.MinInt64

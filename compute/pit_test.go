@@ -17,3 +17,22 @@ func TestLatestAndFresh(t *testing.T) {
 		t.Error("Fresh: TTL must be inclusive, and 0 must mean none")
 	}
 }
+
+func TestCompareEvents(t *testing.T) {
+	for _, tc := range []struct {
+		a, b [2]int64
+		want int
+	}{
+		{[2]int64{1, 9}, [2]int64{2, 0}, -1},           // event time first
+		{[2]int64{2, 1}, [2]int64{2, 0}, 1},            // then created time
+		{[2]int64{2, NullCreated}, [2]int64{2, 0}, -1}, // a missing created time loses
+		{[2]int64{2, 5}, [2]int64{2, 5}, 0},            // a tie: arrival order decides
+	} {
+		if got := CompareEvents(tc.a[0], tc.a[1], tc.b[0], tc.b[1]); got != tc.want {
+			t.Errorf("CompareEvents(%v, %v) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := CompareEvents(tc.b[0], tc.b[1], tc.a[0], tc.a[1]); got != -tc.want {
+			t.Errorf("CompareEvents not antisymmetric for %v, %v", tc.a, tc.b)
+		}
+	}
+}

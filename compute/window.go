@@ -141,7 +141,7 @@ func (g *Agg) Add(acc *Acc, vals *Column, row int, ts, created int64) {
 	case def.Min, def.Max:
 		g.addExtreme(acc, vals, row)
 	case def.Last:
-		if acc.N > 0 && (ts < acc.TS || (ts == acc.TS && created < acc.Created)) {
+		if acc.N > 0 && CompareEvents(ts, created, acc.TS, acc.Created) < 0 {
 			return // an earlier event; ties go to the event added later
 		}
 		acc.N++
@@ -241,7 +241,7 @@ func (g *Agg) Merge(dst *Acc, src *Acc) {
 			}
 		}
 	case def.Last:
-		if src.TS > dst.TS || (src.TS == dst.TS && src.Created >= dst.Created) {
+		if CompareEvents(src.TS, src.Created, dst.TS, dst.Created) >= 0 { // ties: the later tile wins
 			n := dst.N + src.N
 			*dst = *src
 			dst.N = n
