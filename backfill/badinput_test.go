@@ -100,3 +100,32 @@ func TestCorruptSourceLeavesNoOutput(t *testing.T) {
 		t.Fatalf("a failed run left files: %v", entries)
 	}
 }
+
+// TestPushViews: a view over a push source is backfilled from the push
+// source's batch source; without one, the request is refused.
+func TestPushViews(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := rides.Write(dir, rides.Config{Drivers: 10, Riders: 10, Days: 2, SpineRows: 20}); err != nil {
+		t.Fatal(err)
+	}
+	live := `
+feature_views { name: "live_fares" entities: "driver" source: "trips_live"
+  aggregations { name: "fare_sum_1h" function: SUM expr: "fare" window { seconds: 3600 } } }
+sources { name: "no_history" push { } timestamp_column: "event_ts"
+  schema { name: "driver_id" type: INT64 } schema { name: "event_ts" type: TIMESTAMP } schema { name: "x" type: DOUBLE } }
+feature_views { name: "pushed_only" entities: "driver" source: "no_history" features { name: "x" type: DOUBLE } }
+`
+	if err := os.WriteFile(filepath.Join(dir, "live.textproto"), []byte(live), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshotOf(t, dir)
+	spine := filepath.Join(dir, "data", "spine.parquet")
+	out := filepath.Join(t.TempDir(), "live.parquet")
+	if _, err := Run(context.Background(), Config{Snapshot: snap, Features: []string{"live_fares:*"}, Spine: spine, Out: out}); err != nil {
+		t.Fatalf("push view with a batch source: %v", err)
+	}
+	_, err := Run(context.Background(), Config{Snapshot: snap, Features: []string{"pushed_only:x"}, Spine: spine, Out: out + "2"})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `push source "no_history", which has no batch source`) {
+		t.Fatalf("push view without history: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,23 +151,11 @@ func (r *run) resolve() error {
 		if i, ok := jobOf[name]; ok {
 			return i, nil
 		}
-		v := r.ix.FeatureView(name)
-		src := r.ix.Source(v.Source)
-		if src.Kind == def.SourcePush {
-			if src.BatchSource == "" {
-				return 0, fmt.Errorf("%w: view %q reads push source %q, which has no batch source to backfill from", ErrConfig, name, src.Name)
+		p, err := compute.CompileOffline(r.ix, r.ix.FeatureView(name))
+		if err != nil {
+			if errors.Is(err, compute.ErrNoHistory) {
+				return 0, fmt.Errorf("%w: %v", ErrConfig, err)
 			}
-			src = r.ix.Source(src.BatchSource)
-		}
-		fields, unsupported, err := compute.SourceSchema(src)
-		if err != nil {
-			return 0, fmt.Errorf("%w: view %q: source %q: %v", ErrInput, name, src.Name, err)
-		}
-		_ = unsupported
-		vcopy := *v
-		vcopy.Source = src.Name
-		p, err := compute.CompileView(r.ix, &vcopy, fields)
-		if err != nil {
 			return 0, fmt.Errorf("%w: %v", ErrInput, err)
 		}
 		j := &viewJob{plan: p, ttl: p.TTL}

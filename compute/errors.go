@@ -11,6 +11,9 @@ var (
 	// ErrPlan is matched by errors from compiling a plan that are not about
 	// one expression (unknown source columns, unsupported types).
 	ErrPlan = errors.New("compute: invalid plan")
+	// ErrNoHistory is returned by OfflineSource for a view with no offline
+	// history: a push source without a batch source.
+	ErrNoHistory = errors.New("compute: the view has no offline history")
 )
 
 // ExprError is an error at a position in an expression. It matches ErrExpr.

@@ -57,6 +57,52 @@ func CompileView(ix *def.Index, v *def.FeatureView, source []def.Field) (*ViewPl
 	return p, nil
 }
 
+// OfflineSource returns the source a view's history is read from: its own
+// Parquet source, or the batch source of its push source. Backfill and
+// materialisation both read history through it.
+func OfflineSource(ix *def.Index, v *def.FeatureView) (*def.Source, error) {
+	src := ix.Source(v.Source)
+	if src == nil {
+		return nil, fmt.Errorf("%w: view %q: unknown source %q", ErrPlan, v.Name, v.Source)
+	}
+	if src.Kind != def.SourcePush {
+		return src, nil
+	}
+	if src.BatchSource == "" {
+		return nil, fmt.Errorf("%w: view %q reads push source %q, which has no batch source holding its history", ErrNoHistory, v.Name, src.Name)
+	}
+	b := ix.Source(src.BatchSource)
+	if b == nil {
+		return nil, fmt.Errorf("%w: push source %q: unknown batch source %q", ErrPlan, src.Name, src.BatchSource)
+	}
+	return b, nil
+}
+
+// CompileOffline compiles v against the columns of its offline source
+// (OfflineSource), read from its declared schema or its Parquet footer.
+// Columns fstore cannot read are reported as such when an expression uses
+// them.
+func CompileOffline(ix *def.Index, v *def.FeatureView) (*ViewPlan, error) {
+	src, err := OfflineSource(ix, v)
+	if err != nil {
+		return nil, err
+	}
+	fields, unsupported, err := SourceSchema(src)
+	if err != nil {
+		return nil, &PlanError{Object: v.Name, Field: "source", Err: fmt.Errorf("source %q: %w", src.Name, err)}
+	}
+	var first error
+	p := compileViewFrom(ix, v, src, fields, unsupported, func(field string, err error) {
+		if first == nil {
+			first = &PlanError{Object: v.Name, Field: field, Err: err}
+		}
+	})
+	if first != nil {
+		return nil, first
+	}
+	return p, nil
+}
+
 // PlanError is a problem at a field of a definition. It unwraps to the
 // expression or plan error.
 type PlanError struct {
@@ -68,7 +114,12 @@ func (e *PlanError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Object, 
 func (e *PlanError) Unwrap() error { return e.Err }
 
 func compileView(ix *def.Index, v *def.FeatureView, source []def.Field, unsupported map[string]string, report reporter) *ViewPlan {
-	src := ix.Source(v.Source)
+	return compileViewFrom(ix, v, ix.Source(v.Source), source, unsupported, report)
+}
+
+// compileViewFrom compiles v reading src, which is v's source or, offline,
+// the batch source of its push source.
+func compileViewFrom(ix *def.Index, v *def.FeatureView, src *def.Source, source []def.Field, unsupported map[string]string, report reporter) *ViewPlan {
 	if src == nil {
 		report("source", fmt.Errorf("%w: unknown source %q", ErrPlan, v.Source))
 		return nil
