@@ -316,34 +316,6 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// sliceColumn returns rows [off, off+n) of c as a column sharing memory
-// where the bitmap allows it.
-func sliceColumn(c *compute.Column, off, n int) *compute.Column {
-	if off == 0 && n == c.Len {
-		return c
-	}
-	out := &compute.Column{Type: c.Type, Len: n}
-	switch c.Type {
-	case def.Int64, def.Timestamp:
-		out.I64 = c.I64[off : off+n]
-	case def.Double:
-		out.F64 = c.F64[off : off+n]
-	case def.Bool:
-		out.B = c.B[off : off+n]
-	case def.String:
-		out.S = c.S[off : off+n]
-	}
-	if c.Valid != nil {
-		out.Valid = make(compute.Bitmap, (n+63)/64)
-		for i := 0; i < n; i++ {
-			if !c.Null(off + i) {
-				out.Valid.Set(i)
-			}
-		}
-	}
-	return out
-}
-
 // lineage describes what the training set was built from: the registry
 // version and every definition used with its content hash, the source and
 // spine files with their sizes and modification times.
@@ -478,11 +450,7 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 		}
 		k, err := reader.ReadRows(batchRows)
 		if k > 0 {
-			sub := make([]*compute.Column, len(c.outCols))
-			for i := range c.outCols {
-				sub[i] = sliceColumn(c.outCols[i], done, k)
-			}
-			built := w.buildRows(batchRows[:k], sub)
+			built := w.buildRows(batchRows[:k], c.outCols, done)
 			for len(built) > 0 {
 				if rgw == nil || inGroup == r.cfg.RowGroupSize {
 					mu.Lock()

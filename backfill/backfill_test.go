@@ -107,7 +107,7 @@ func readTable(t testing.TB, path string) ([]string, [][]any) {
 
 func TestExampleTrainingSet(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := rides.Write(dir, rides.Config{Drivers: 30, Riders: 50, Days: 3, SpineRows: 500}); err != nil {
+	if _, err := rides.Write(dir, rides.Config{Drivers: 30, Riders: 50, Days: 3, SpineRows: 2500}); err != nil {
 		t.Fatal(err)
 	}
 	snap := snapshotOf(t, dir)
@@ -118,7 +118,7 @@ func TestExampleTrainingSet(t *testing.T) {
 	}
 	t.Logf("%+v", st)
 	names, rows := readTable(t, out)
-	if len(rows) != 500 {
+	if len(rows) != 2500 { // one row group of 2500 rows: several 1024-row write batches
 		t.Fatalf("%d rows", len(rows))
 	}
 	want := []string{"request_id", "driver_id", "rider_id", "event_timestamp", "distance_km", "surge", "completed"}

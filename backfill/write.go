@@ -85,10 +85,12 @@ func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, me
 	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns())}, nil
 }
 
-// buildRows appends the feature columns' values to spine rows, in place.
-func (o *outputWriter) buildRows(spineRows []parquet.Row, features []*compute.Column) []parquet.Row {
-	for i, r := range spineRows {
+// buildRows appends the feature columns' values at rows [off, off+len) to
+// spine rows, in place.
+func (o *outputWriter) buildRows(spineRows []parquet.Row, features []*compute.Column, off int) []parquet.Row {
+	for k, r := range spineRows {
 		row := r
+		i := off + k
 		for j, c := range features {
 			col := o.spineLeaf + j
 			if c == nil || c.Null(i) {
@@ -108,7 +110,7 @@ func (o *outputWriter) buildRows(spineRows []parquet.Row, features []*compute.Co
 			}
 			row = append(row, v.Level(0, 1, col))
 		}
-		spineRows[i] = row
+		spineRows[k] = row
 	}
 	return spineRows
 }

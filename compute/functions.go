@@ -91,16 +91,20 @@ func unifyArgs(n *node, from int) (def.ValueType, error) {
 	return t, nil
 }
 
-// mapFloat evaluates a float → float function with null propagation.
-func mapFloat(f func(float64) float64) func(*Evaluator, *node, []*Column, *Column, int) {
-	return func(ev *Evaluator, n *node, args []*Column, out *Column, rows int) {
-		out.reset(def.Double, rows)
-		src := args[0].F64[:rows]
-		for i := range out.F64 {
-			out.F64[i] = f(src[i])
-		}
-		out.Valid = args[0].Valid
+// evalFloat applies a float → float function to column a, propagating nulls.
+func evalFloat(f func(float64) float64, a, out *Column, rows int) {
+	out.reset(def.Double, rows)
+	src := a.F64[:rows]
+	for i := range out.F64 {
+		out.F64[i] = f(src[i])
 	}
+	out.Valid = a.Valid
+}
+
+// mapFloat makes an eval function of a float → float function, once, at
+// registration.
+func mapFloat(f func(float64) float64) func(*Evaluator, *node, []*Column, *Column, int) {
+	return func(_ *Evaluator, _ *node, args []*Column, out *Column, rows int) { evalFloat(f, args[0], out, rows) }
 }
 
 func floatUnary(name, doc string, f func(float64) float64) {
@@ -140,7 +144,7 @@ func roundingFunc(name, doc string, f func(float64) float64) {
 				out.Valid = args[0].Valid
 				return
 			}
-			mapFloat(f)(ev, n, args, out, rows)
+			evalFloat(f, args[0], out, rows)
 		},
 	})
 }
@@ -159,7 +163,7 @@ func init() {
 		},
 		eval: func(ev *Evaluator, n *node, args []*Column, out *Column, rows int) {
 			if n.typ == def.Double {
-				mapFloat(math.Abs)(ev, n, args, out, rows)
+				evalFloat(math.Abs, args[0], out, rows)
 				return
 			}
 			out.reset(def.Int64, rows)
