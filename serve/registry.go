@@ -17,11 +17,14 @@ import (
 type RegistryServer struct {
 	fstorev1.UnimplementedRegistryServiceServer
 	reg *registry.Registry
+	// stopping is done when the server starts shutting down; Watch streams
+	// end then, instead of holding graceful shutdown for its whole timeout.
+	stopping context.Context
 }
 
 // NewRegistryServer serves reg.
 func NewRegistryServer(reg *registry.Registry) *RegistryServer {
-	return &RegistryServer{reg: reg}
+	return &RegistryServer{reg: reg, stopping: context.Background()}
 }
 
 // compile converts request definitions; the registry validates them again
@@ -135,8 +138,15 @@ func (s *RegistryServer) Watch(req *fstorev1.WatchRequest, stream grpc.ServerStr
 	if after == 0 {
 		after = s.reg.Latest().Version
 	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.stopping, cancel)
+	defer stop()
 	for {
-		snap, err := s.reg.Wait(stream.Context(), after)
+		snap, err := s.reg.Wait(ctx, after)
+		if err != nil && s.stopping.Err() != nil {
+			return status.Error(codes.Unavailable, "server shutting down")
+		}
 		if err != nil {
 			return grpcError(err)
 		}

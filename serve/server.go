@@ -120,7 +120,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: cannot listen for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
 
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
 	regSrv := NewRegistryServer(reg)
+	regSrv.stopping = stopping
 	gs := grpc.NewServer()
 	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
 	hs := health.NewServer()
@@ -198,6 +201,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Stop advertising readiness first so that load balancers drain us.
 	front.ready.Store(false)
+	stop() // ends Watch streams, which graceful stop would otherwise wait for
 	hs.Shutdown()
 	unadvertise()
 	log.Info("fstore shutting down", "drain_timeout", cfg.ShutdownTimeout)

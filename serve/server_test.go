@@ -241,30 +241,52 @@ func TestRegistryOverGRPCAndREST(t *testing.T) {
 	}
 }
 
-func TestShutdownStopsReadinessAndWatchers(t *testing.T) {
-	ts := startServer(t)
-	watch, err := ts.client.Watch(context.Background(), &fstorev1.WatchRequest{})
+// TestShutdownEndsWatchersPromptly: a connected watcher must not hold
+// shutdown for the whole drain timeout, and the watcher learns the server is
+// going away. The stream is proven live on the server (it delivers a
+// version) before the server stops, and the client connection stays open,
+// so only the server can end it.
+func TestShutdownEndsWatchersPromptly(t *testing.T) {
+	dir := t.TempDir()
+	st, err := featurestore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
 	go func() {
-		_, err := watch.Recv()
-		errc <- err
+		done <- Run(ctx, Config{Store: st, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", ShutdownTimeout: time.Minute,
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnListen: func(_, g net.Addr) { listening <- g.String() }})
 	}()
-	// Give the stream a moment to reach the server before stopping it.
-	time.Sleep(50 * time.Millisecond)
-	url := ts.httpURL
-	ts.stop()
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Fatal("watch received a version from a stopping server")
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("watch did not end on shutdown")
+	conn, err := grpc.NewClient(<-listening, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := http.Get(url + "/healthz"); err == nil {
-		t.Fatal("HTTP still answers after shutdown")
+	defer conn.Close()
+	client := fstorev1.NewRegistryServiceClient(conn)
+	watch, err := client.Watch(context.Background(), &fstorev1.WatchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Apply(context.Background(), &fstorev1.ApplyRequest{Definitions: exampleProto(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := watch.Recv(); err != nil || v.GetVersion().GetVersion() != 1 {
+		t.Fatalf("watch before shutdown: %v %v", v, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // the drain timeout is a minute
+		t.Fatal("a connected watcher held shutdown")
+	}
+	if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("watcher after shutdown got %v, want Unavailable", err)
 	}
 }
