@@ -138,8 +138,8 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	spineSchema := first.pf.Schema()
-	first.close()
+	spineSchema := first.File.Schema()
+	first.Close()
 
 	var features []def.Field
 	st := Stats{Nulls: map[string]int64{}, NullRowsByView: map[string]int64{}, SourceRows: map[string]int64{}}
@@ -187,7 +187,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	var spineFiles []*pqFile
 	defer func() {
 		for _, pf := range spineFiles {
-			pf.close()
+			pf.Close()
 		}
 	}()
 	var wg sync.WaitGroup
@@ -204,7 +204,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			// Workers read the file after the producer moves on; it is
 			// closed once they are all done.
 			spineFiles = append(spineFiles, pf)
-			for gi, rg := range pf.pf.RowGroups() {
+			for gi, rg := range pf.File.RowGroups() {
 				select {
 				case slots <- struct{}{}:
 				case <-ctx.Done():
@@ -409,7 +409,7 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 	odOut := make([][]*compute.Column, len(r.ods))
 	if len(r.ods) > 0 {
 		var err error
-		if *vals, err = c.file.readRowGroup(c.rowGroup, batch, *vals); err != nil {
+		if *vals, err = readRowGroup(c.file, c.rowGroup, batch, *vals); err != nil {
 			return err
 		}
 		for i, od := range r.ods {
@@ -438,7 +438,7 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 			c.outCols[k] = odOut[o.od][o.out]
 		}
 	}
-	reader := c.file.pf.RowGroups()[c.rowGroup].Rows()
+	reader := c.file.File.RowGroups()[c.rowGroup].Rows()
 	defer reader.Close()
 	rows := make([]parquet.Row, min(c.n, 1024))
 	var rgw *parquet.ConcurrentRowGroupWriter
@@ -469,11 +469,11 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 			done += k
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: spine %s: %v", ErrInput, c.file.path, err)
+			return fmt.Errorf("%w: spine %s: %v", ErrInput, c.file.Path, err)
 		}
 		if k == 0 && err != nil {
 			if done < c.n {
-				return fmt.Errorf("%w: spine %s: row group %d ends after %d of %d rows", ErrInput, c.file.path, c.rowGroup, done, c.n)
+				return fmt.Errorf("%w: spine %s: row group %d ends after %d of %d rows", ErrInput, c.file.Path, c.rowGroup, done, c.n)
 			}
 			break
 		}

@@ -1,10 +1,7 @@
 package backfill
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -12,246 +9,23 @@ import (
 	"github.com/fstore/fstore/featurestore/def"
 )
 
-// pqFile is an open Parquet file with the leaf indexes and conversions of
-// the columns a reader projects.
-type pqFile struct {
-	path string
-	f    *os.File
-	pf   *parquet.File
-	size int64
-	// cols are the projected columns, in the order batches carry them.
-	cols []pqCol
-}
+// pqFile is compute's Parquet reader, shared with materialisation.
+type pqFile = compute.ParquetFile
 
-type pqCol struct {
-	name string
-	leaf int
-	typ  def.ValueType
-	unit int // compute.ParquetColumn.Unit
-}
-
-// openProjected opens path and resolves the named columns, checking their
-// types against want (want[i] Int64 also accepts TIMESTAMP for timestamp
-// columns, see allowTime).
+// openProjected opens path for the named columns; errors match ErrInput.
 func openProjected(path string, fields []def.Field, timeCols map[string]bool) (*pqFile, error) {
-	f, err := os.Open(path)
+	p, err := compute.OpenParquet(path, fields, timeCols)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInput, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %v", ErrInput, err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s is not a readable Parquet file: %v", ErrInput, path, err)
-	}
-	p := &pqFile{path: path, f: f, pf: pf, size: st.Size()}
-	byName := map[string]compute.ParquetColumn{}
-	for _, fd := range pf.Schema().Fields() {
-		byName[fd.Name()] = compute.ParquetColumnOf(fd)
-	}
-	for _, want := range fields {
-		pc, ok := byName[want.Name]
-		if !ok {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s has no column %q%s", ErrInput, path, want.Name, def.HintFor(want.Name, names(pf)))
-		}
-		if pc.Unsupported != "" {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s: column %q is %s, which fstore does not read", ErrInput, path, want.Name, pc.Unsupported)
-		}
-		ok = pc.Type == want.Type
-		if timeCols[want.Name] && (pc.Type == def.Timestamp || pc.Type == def.Int64) {
-			ok = true
-		}
-		if !ok {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s: column %q is %s, want %s", ErrInput, path, want.Name, pc.Type, want.Type)
-		}
-		lc, _ := pf.Schema().Lookup(want.Name)
-		p.cols = append(p.cols, pqCol{name: want.Name, leaf: lc.ColumnIndex, typ: want.Type, unit: pc.Unit})
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	return p, nil
 }
 
-func names(pf *parquet.File) []string {
-	var out []string
-	for _, f := range pf.Schema().Fields() {
-		out = append(out, f.Name())
-	}
-	return out
-}
-
-func (p *pqFile) close() { p.f.Close() }
-
-// readRowGroup reads the projected columns of row group i into b, reusing
-// its columns' memory. Timestamps become microseconds; INT32 widens.
-func (p *pqFile) readRowGroup(i int, b *compute.Batch, vals []parquet.Value) ([]parquet.Value, error) {
-	rg := p.pf.RowGroups()[i]
-	n := int(rg.NumRows())
-	b.Len = n
-	for len(b.Cols) < len(p.cols) {
-		b.Cols = append(b.Cols, &compute.Column{})
-	}
-	b.Cols = b.Cols[:len(p.cols)]
-	for ci, pc := range p.cols {
-		c := b.Cols[ci]
-		c.ResetBitmap(pc.typ, n, false)
-		pages := rg.ColumnChunks()[pc.leaf].Pages()
-		row := 0
-		for row < n {
-			page, err := pages.ReadPage()
-			if err != nil {
-				pages.Close()
-				if errors.Is(err, io.EOF) {
-					return vals, fmt.Errorf("%w: %s: column %q ends after %d of %d rows", ErrInput, p.path, pc.name, row, n)
-				}
-				return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
-			}
-			vr := page.Values()
-			if k, ok, err := readTyped(c, row, n, page, vr, pc); err != nil {
-				parquet.Release(page)
-				pages.Close()
-				return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
-			} else if ok {
-				row += k
-				parquet.Release(page)
-				continue
-			}
-			for {
-				if cap(vals) < 4096 {
-					vals = make([]parquet.Value, 4096)
-				}
-				vals = vals[:cap(vals)]
-				k, err := vr.ReadValues(vals)
-				for _, v := range vals[:k] {
-					if row >= n {
-						break
-					}
-					if v.IsNull() {
-						c.Valid.Clear(row)
-					} else {
-						setValue(c, row, v, pc)
-					}
-					row++
-				}
-				if err != nil {
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					parquet.Release(page)
-					pages.Close()
-					return vals, fmt.Errorf("%w: %s: column %q: %v", ErrInput, p.path, pc.name, err)
-				}
-			}
-			parquet.Release(page)
-		}
-		pages.Close()
+// readRowGroup reads row group i of p into b; errors match ErrInput.
+func readRowGroup(p *pqFile, i int, b *compute.Batch, vals []parquet.Value) ([]parquet.Value, error) {
+	vals, err := p.ReadRowGroup(i, b, vals)
+	if err != nil {
+		return vals, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	return vals, nil
-}
-
-func setValue(c *compute.Column, row int, v parquet.Value, pc pqCol) {
-	switch pc.typ {
-	case def.Int64, def.Timestamp:
-		var x int64
-		if v.Kind() == parquet.Int32 {
-			x = int64(v.Int32())
-		} else {
-			x = v.Int64()
-		}
-		switch pc.unit {
-		case 1000:
-			x *= 1000
-		case -1000:
-			q := x / 1000
-			if x%1000 < 0 {
-				q--
-			}
-			x = q
-		}
-		c.I64[row] = x
-	case def.Double:
-		if v.Kind() == parquet.Float {
-			c.F64[row] = float64(v.Float())
-		} else {
-			c.F64[row] = v.Double()
-		}
-	case def.Bool:
-		c.B[row] = v.Boolean()
-	case def.String:
-		c.S[row] = string(v.ByteArray())
-	}
-}
-
-// readTyped reads a page without nulls straight into c's values through
-// the typed readers parquet-go offers for INT64 and DOUBLE pages, skipping
-// one parquet.Value per cell. It reports ok false, having read nothing,
-// when the page does not qualify (the caller then takes the general path),
-// and an error when a qualifying page ends early.
-func readTyped(c *compute.Column, row, n int, page parquet.Page, vr parquet.ValueReader, pc pqCol) (int, bool, error) {
-	if page.NumNulls() != 0 {
-		return 0, false, nil
-	}
-	want := int(page.NumValues())
-	if want > n-row {
-		return 0, false, nil
-	}
-	short := func(got int) error { return fmt.Errorf("page holds %d of its %d values", got, want) }
-	switch pc.typ {
-	case def.Int64, def.Timestamp:
-		r, ok := vr.(parquet.Int64Reader)
-		if !ok || page.Type().Kind() != parquet.Int64 {
-			return 0, false, nil
-		}
-		dst := c.I64[row : row+want]
-		got := 0
-		for got < want {
-			k, err := r.ReadInt64s(dst[got:])
-			got += k
-			if err != nil || k == 0 {
-				break
-			}
-		}
-		if got != want {
-			return 0, false, short(got)
-		}
-		switch pc.unit {
-		case 1000:
-			for i := range dst {
-				dst[i] *= 1000
-			}
-		case -1000:
-			for i, x := range dst {
-				q := x / 1000
-				if x%1000 < 0 {
-					q--
-				}
-				dst[i] = q
-			}
-		}
-		return want, true, nil
-	case def.Double:
-		r, ok := vr.(parquet.DoubleReader)
-		if !ok || page.Type().Kind() != parquet.Double {
-			return 0, false, nil
-		}
-		dst := c.F64[row : row+want]
-		got := 0
-		for got < want {
-			k, err := r.ReadDoubles(dst[got:])
-			got += k
-			if err != nil || k == 0 {
-				break
-			}
-		}
-		if got != want {
-			return 0, false, short(got)
-		}
-		return want, true, nil
-	}
-	return 0, false, nil
 }

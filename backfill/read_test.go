@@ -42,12 +42,12 @@ func TestReadRowGroupPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.close()
+	defer p.Close()
 	b := &compute.Batch{}
 	var vals []parquet.Value
 	i := 0
-	for g := range p.pf.RowGroups() {
-		if vals, err = p.readRowGroup(g, b, vals); err != nil {
+	for g := range p.File.RowGroups() {
+		if vals, err = readRowGroup(p, g, b, vals); err != nil {
 			t.Fatal(err)
 		}
 		for row := 0; row < b.Len; row, i = row+1, i+1 {

@@ -311,13 +311,13 @@ func (r *run) openSpine() error {
 			return fmt.Errorf("spine: %w", err)
 		}
 		if first == nil {
-			first = p.pf.Schema()
-		} else if !parquet.EqualNodes(first, p.pf.Schema()) {
-			p.close()
+			first = p.File.Schema()
+		} else if !parquet.EqualNodes(first, p.File.Schema()) {
+			p.Close()
 			return fmt.Errorf("%w: spine file %s has another schema than %s", ErrInput, f, files[0])
 		}
-		r.rows += p.pf.NumRows()
-		p.close()
+		r.rows += p.File.NumRows()
+		p.Close()
 	}
 	// Feature columns must not collide with spine columns.
 	for _, fd := range first.Fields() {
@@ -375,7 +375,7 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 	defer func() {
 		for _, p := range opened {
 			if p != nil {
-				p.close()
+				p.Close()
 			}
 		}
 	}()
@@ -387,7 +387,7 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 			return err
 		}
 		opened[fi] = p
-		for gi, rg := range p.pf.RowGroups() {
+		for gi, rg := range p.File.RowGroups() {
 			tasks = append(tasks, task{file: fi, rowGroup: gi, rowBase: base})
 			base += rg.NumRows()
 		}
@@ -402,7 +402,7 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 	return parallel(ctx, r.cfg.Workers, len(tasks), func(w, i int) error {
 		t := tasks[i]
 		var err error
-		if vals[w], err = opened[t.file].readRowGroup(t.rowGroup, batches[w], vals[w]); err != nil {
+		if vals[w], err = readRowGroup(opened[t.file], t.rowGroup, batches[w], vals[w]); err != nil {
 			return err
 		}
 		if err := fn(w, opened[t.file], t, batches[w]); err != nil {

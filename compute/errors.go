@@ -14,6 +14,9 @@ var (
 	// ErrNoHistory is returned by OfflineSource for a view with no offline
 	// history: a push source without a batch source.
 	ErrNoHistory = errors.New("compute: the view has no offline history")
+	// ErrInput is matched by errors reading input data (ParquetFile):
+	// unreadable or corrupt files, missing columns, wrong column types.
+	ErrInput = errors.New("compute: bad input")
 )
 
 // ExprError is an error at a position in an expression. It matches ErrExpr.
