@@ -8,12 +8,12 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/parquet-go/parquet-go"
 	"go.uber.org/goleak"
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/examples/rides"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/pqtest"
 )
 
 type quietLog struct{}
@@ -51,59 +51,8 @@ func snapshotOf(t testing.TB, dir string) *registry.Snapshot {
 }
 
 // readTable reads a flat Parquet file: column names in file order and
-// rows of Go values (nil for null; int64, float64, bool, string).
-func readTable(t testing.TB, path string) ([]string, [][]any) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, fd := range pf.Schema().Fields() {
-		names = append(names, fd.Name())
-	}
-	var out [][]any
-	for _, rg := range pf.RowGroups() {
-		rr := rg.Rows()
-		buf := make([]parquet.Row, 256)
-		for {
-			n, err := rr.ReadRows(buf)
-			for _, row := range buf[:n] {
-				vals := make([]any, len(names))
-				for _, v := range row {
-					c := v.Column()
-					if v.IsNull() {
-						continue
-					}
-					switch v.Kind() {
-					case parquet.Int64:
-						vals[c] = v.Int64()
-					case parquet.Int32:
-						vals[c] = int64(v.Int32())
-					case parquet.Double:
-						vals[c] = v.Double()
-					case parquet.Boolean:
-						vals[c] = v.Boolean()
-					case parquet.ByteArray:
-						vals[c] = string(v.ByteArray())
-					}
-				}
-				out = append(out, vals)
-			}
-			if err != nil {
-				break
-			}
-		}
-		rr.Close()
-	}
-	return names, out
-}
+// rows of Go values (nil for null).
+func readTable(t testing.TB, path string) ([]string, [][]any) { return pqtest.ReadTable(t, path) }
 
 func TestExampleTrainingSet(t *testing.T) {
 	dir := t.TempDir()

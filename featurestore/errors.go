@@ -1,6 +1,10 @@
 package featurestore
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrLocked is returned by Open when another process holds the data
@@ -9,3 +13,16 @@ var (
 	// ErrInvalidOptions is returned by Open for options that fail Validate.
 	ErrInvalidOptions = errors.New("featurestore: invalid options")
 )
+
+// ErrStoreUnavailable is matched by errors from an online store that could
+// not be reached or failed (serve maps it to 503).
+var ErrStoreUnavailable = errors.New("featurestore: online store unavailable")
+
+// unavailable wraps a store error in ErrStoreUnavailable, leaving context
+// cancellation and deadlines as they are.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
+	pebblestore "github.com/fstore/fstore/featurestore/pebble"
+	redisstore "github.com/fstore/fstore/featurestore/redis"
 	"github.com/fstore/fstore/featurestore/registry"
 )
 
@@ -68,6 +71,7 @@ type Store struct {
 	dir      string
 	db       *pebble.DB
 	registry *registry.Registry
+	online   *pebblestore.Store
 	unlock   func() error
 }
 
@@ -104,7 +108,40 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("featurestore: cannot open registry in %s: %w", dir, err), db.Close(), unlock())
 	}
-	return &Store{dir: dir, db: db, registry: reg, unlock: unlock}, nil
+	return &Store{dir: dir, db: db, registry: reg, online: pebblestore.New(db, nil), unlock: unlock}, nil
+}
+
+// Online returns the embedded online store: the online state in the data
+// directory's Pebble database.
+func (s *Store) Online() *pebblestore.Store { return s.online }
+
+// OpenOnline opens the online store at url: "" or "pebble" for the
+// embedded one (closing it is a no-op), "redis://host:port/db" for a Redis
+// node, "redis-cluster://h1:p1,h2:p2" for a Redis Cluster. A networked
+// store is checked (PING) before OpenOnline returns, within t's dial
+// timeout.
+func (s *Store) OpenOnline(url string, t StoreTimeouts) (OnlineStore, error) {
+	return OpenOnlineStore(url, s, t)
+}
+
+// OpenOnlineStore is Store.OpenOnline where the embedded store comes from
+// st, which may be nil when url names a networked store.
+func OpenOnlineStore(url string, st *Store, t StoreTimeouts) (OnlineStore, error) {
+	switch {
+	case url == "" || url == "pebble":
+		if st == nil {
+			return nil, fmt.Errorf("%w: the embedded online store needs a data directory", ErrInvalidOptions)
+		}
+		return st.online, nil
+	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "redis-cluster://"):
+		t = t.WithDefaults()
+		r, err := redisstore.Open(url, redisstore.Timeouts{Dial: t.Dial, Read: t.Read, Write: t.Write})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("%w: online store %q: want pebble, redis://host:port/db or redis-cluster://host:port,...", ErrInvalidOptions, url)
 }
 
 // Dir returns the data directory.

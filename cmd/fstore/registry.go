@@ -110,11 +110,15 @@ func parseKindArg(s string) (def.Kind, error) {
 
 func newListCmd(g *globals) *cobra.Command {
 	var version uint64
+	var url string
 	cmd := &cobra.Command{
-		Use:   "list [KIND]",
-		Short: "List registered objects (all kinds, or one: entities, sources, feature_views, ...)",
+		Use:   "list [KIND | views]",
+		Short: "List registered objects (all kinds, or one: entities, sources, feature_views, ...); `list views` shows online freshness",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == "views" {
+				return g.listViews(cmd.Context(), url)
+			}
 			var kind def.Kind
 			if len(args) == 1 {
 				var err error
@@ -138,6 +142,7 @@ func newListCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().Uint64Var(&version, "version", 0, "registry version to read (default: the latest)")
+	storeFlag(cmd, &url)
 	return cmd
 }
 

@@ -71,11 +71,11 @@ var testLayout = Layout{
 // TestValueBytes pins the value format with a small value.
 func TestValueBytes(t *testing.T) {
 	l := Layout{SchemaVersion: 1, Features: []def.ValueType{def.Double, def.String}, Aggs: []AggLayout{{Func: def.Count}}}
-	v := &Value{HasRow: true, EventTS: 1, Created: compute.NullCreated,
+	v := &Value{Through: -1, HasRow: true, EventTS: 1, Created: compute.NullCreated,
 		Features: []Scalar{{Null: true}, {S: "hi"}},
 		Tiles:    []compute.Tiles{{{K: 10, Acc: compute.Acc{N: 2}}, {K: 12, Acc: compute.Acc{N: 1}}}}}
 	b := l.Append(nil, v)
-	want := "01" + "00000001" + "01" + "0100000000000000" + "0000000000000080" + "01" + "02" + "6869" +
+	want := "01" + "00000001" + "01" + "01" + "0100000000000000" + "0000000000000080" + "01" + "02" + "6869" +
 		"02" + "14" + "02" + "04" + "01"
 	if got := hex.EncodeToString(b); got != want {
 		t.Fatalf("value bytes\n got %s\nwant %s", got, want)
@@ -90,7 +90,7 @@ func TestValueBytes(t *testing.T) {
 }
 
 func randomValue(r *rand.Rand, l *Layout) *Value {
-	v := &Value{HasRow: r.IntN(5) != 0, EventTS: r.Int64() - math.MaxInt64/2, Created: r.Int64N(10) - 5}
+	v := &Value{Through: r.Int64() - math.MaxInt64/2, HasRow: r.IntN(5) != 0, EventTS: r.Int64() - math.MaxInt64/2, Created: r.Int64N(10) - 5}
 	if v.HasRow {
 		for _, t := range l.Features {
 			s := Scalar{Null: r.IntN(4) == 0}

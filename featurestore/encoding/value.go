@@ -34,6 +34,9 @@ type AggLayout struct {
 //
 //	format      1 byte, FormatV1
 //	schema      uint32 big-endian, Layout.SchemaVersion
+//	through     zigzag varint: the end time (microseconds) of the latest
+//	            materialisation this value includes; events at or before it
+//	            are already in it (math.MinInt64 when none, e.g. pushed only)
 //	flags       1 byte: bit 0 set when the entity has a latest row
 //	[if latest row]
 //	  event_ts  8 bytes, microseconds
@@ -50,6 +53,10 @@ type AggLayout struct {
 //	            the value; LAST n, ts and created (zigzag varints) and the
 //	            value. n is a uvarint, values are encoded as features are.
 type Value struct {
+	// Through is the end of the latest materialisation the value includes:
+	// a rerun skips events at or before it, which makes materialisation
+	// idempotent and lets a killed run be completed by the next.
+	Through  int64
 	HasRow   bool
 	EventTS  int64
 	Created  int64
@@ -70,6 +77,7 @@ type Scalar struct {
 func (l *Layout) Append(dst []byte, v *Value) []byte {
 	dst = append(dst, FormatV1)
 	dst = binary.BigEndian.AppendUint32(dst, l.SchemaVersion)
+	dst = binary.AppendVarint(dst, v.Through)
 	if !v.HasRow {
 		dst = append(dst, 0)
 	} else {
@@ -245,6 +253,7 @@ func (l *Layout) Decode(b []byte, v *Value) error {
 		return fmt.Errorf("%w: the value has schema version %d, the reader %d", ErrSchemaVersion, sv, l.SchemaVersion)
 	}
 	r.b = r.b[4:]
+	v.Through = r.varint("through")
 	flags := r.byte1("flags")
 	if flags > 1 {
 		r.fail("unknown flags")

@@ -1,0 +1,61 @@
+// Package redis is fstore's online store in Redis: a single node
+// (redis://host:port/db) or a Redis Cluster (redis-cluster://h1:p1,h2:p2).
+// It implements featurestore.OnlineStore structurally and does not import
+// package featurestore, which imports it to open a store by URL.
+//
+// # Key layout
+//
+// The store's keys are binary: a tag byte and a 4-byte view id
+// (featurestore/encoding), then the bytes of the entity. In Redis, a key is
+// stored as
+//
+//	single node: prefix + key
+//	cluster:     prefix + "{" + hex8(fnv32a(entity)) + "}" + key
+//
+// where prefix is the URL's prefix query parameter ("" by default), which
+// namespaces a shared Redis and never holds '{' or '}', and entity is the
+// key's bytes after its 5-byte view prefix, or the whole key when it has
+// no more than 5 bytes (per-view metadata). The hash tag puts every view's
+// key of one entity in one slot, hence on one node, while spreading
+// entities over the 16384 slots. It is a hash rather than the entity bytes
+// themselves because Redis takes the tag to end at the first '}' after the
+// first '{', and entity bytes may hold either. Scan strips the prefix and
+// the tag: callers only ever see their own keys.
+//
+// # Round trips
+//
+// Every batch is one request per node it touches: Get is one MGET on a
+// single node and one pipeline of GETs per node in a cluster; Put and
+// Delete are pipelines of SET and DEL. Batches larger than 10,000 keys are
+// split into requests of at most 10,000, which bounds the memory of one
+// request and the time its reply takes against the read timeout.
+// RoundTrips counts the requests actually sent.
+//
+// # Update
+//
+// Update is an optimistic compare-and-set per key. It reads the batch's
+// current values (one request), calls fn for each key, then sends one
+// pipeline of EVALSHA of a Lua script that, atomically in Redis, sets the
+// new value only if the key still holds the value fn saw (or is still
+// absent), and answers 1 or 0. Keys whose answer is 0 lost to another
+// writer: they are read again and fn is called again with the newer value,
+// after a short randomised backoff, up to 32 attempts before ErrContention.
+// Comparing values rather than versions keeps the stored bytes exactly
+// featurestore/encoding's; a value changed and then changed back between
+// the read and the write passes the comparison, which is harmless as fn
+// would compute the same new value from it. A node that does not have the
+// script cached (a restart, a failover, SCRIPT FLUSH) answers NOSCRIPT, and
+// those keys are sent again as EVAL with the script's source.
+//
+// # Failures
+//
+// Connecting is bounded by the Dial timeout and every request by the Read
+// and Write timeouts; go-redis retries a failed request at most once on a
+// single node (a pooled connection that a server restart closed) and
+// follows at most 2 cluster redirects, so a dead Redis fails a call within
+// a few seconds rather than hanging. Errors are OpError, naming the address,
+// and match ErrUnavailable when Redis could not be reached. A context that
+// ends stops a call with an error matching ctx.Err(); a context cancelled
+// while a reply is awaited takes effect when the read returns or times out,
+// since go-redis reads under socket deadlines, not the context.
+package redis

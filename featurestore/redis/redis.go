@@ -1,0 +1,479 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+const (
+	// maxBatch is the most keys (or commands) one request carries.
+	maxBatch = 10_000
+	// maxUpdateAttempts bounds the compare-and-set attempts of one key.
+	maxUpdateAttempts = 32
+	// scanCount is the COUNT hint of every SCAN.
+	scanCount = 1000
+)
+
+// Timeouts bound connecting to Redis and every request to it. It mirrors
+// featurestore.StoreTimeouts, which this package cannot import.
+type Timeouts struct {
+	// Dial bounds connecting, and the PING with which Open checks the
+	// store. Default 2s.
+	Dial time.Duration
+	// Read and Write bound one request's socket reads and writes.
+	// Default 1s each.
+	Read, Write time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Dial <= 0 {
+		t.Dial = 2 * time.Second
+	}
+	if t.Read <= 0 {
+		t.Read = time.Second
+	}
+	if t.Write <= 0 {
+		t.Write = time.Second
+	}
+	return t
+}
+
+// Store is an online store in a Redis node or cluster. It is safe for
+// concurrent use.
+type Store struct {
+	addr    string
+	layout  keyLayout
+	single  *goredis.Client        // nil for a cluster
+	cluster *goredis.ClusterClient // nil for a single node
+	rdb     goredis.UniversalClient
+
+	roundTrips atomic.Int64
+	closed     atomic.Bool
+}
+
+// Open connects to the Redis of a store URL (see ParseURL) and checks it
+// answers: a single node with PING, a cluster with PING to every node, all
+// within t.Dial. A Redis that cannot be reached fails with an OpError
+// matching ErrUnavailable ("cannot reach redis at 127.0.0.1:6379: ...").
+func Open(rawURL string, t Timeouts) (*Store, error) {
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(cfg, t)
+}
+
+// OpenConfig is Open for a parsed URL.
+func OpenConfig(cfg *Config, t Timeouts) (*Store, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	t = t.withDefaults()
+	s := &Store{
+		addr:   cfg.Addr(),
+		layout: keyLayout{prefix: cfg.Prefix, cluster: cfg.Cluster},
+	}
+	hook := countHook{n: &s.roundTrips}
+	// RESP2 works with every Redis and needs none of the push-notification
+	// machinery; maintenance notifications would start goroutines of their
+	// own. DisableIdentity saves a CLIENT SETINFO per new connection.
+	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if cfg.Cluster {
+		s.cluster = goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs:                    cfg.Addrs,
+			Username:                 cfg.Username,
+			Password:                 cfg.Password,
+			Protocol:                 2,
+			MaxRedirects:             2,
+			DialTimeout:              t.Dial,
+			DialerRetries:            1,
+			ReadTimeout:              t.Read,
+			WriteTimeout:             t.Write,
+			ContextTimeoutEnabled:    true,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: maint,
+		})
+		// Count at the nodes: one per request a node client sends, so a
+		// cluster pipeline counts once per node it touches.
+		s.cluster.OnNewNode(func(node *goredis.Client) { node.AddHook(hook) })
+		s.rdb = s.cluster
+	} else {
+		s.single = goredis.NewClient(&goredis.Options{
+			Addr:                     cfg.Addrs[0],
+			Username:                 cfg.Username,
+			Password:                 cfg.Password,
+			DB:                       cfg.DB,
+			Protocol:                 2,
+			MaxRetries:               1,
+			DialTimeout:              t.Dial,
+			DialerRetries:            1,
+			ReadTimeout:              t.Read,
+			WriteTimeout:             t.Write,
+			ContextTimeoutEnabled:    true,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: maint,
+		})
+		s.single.AddHook(hook)
+		s.rdb = s.single
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), t.Dial)
+	defer cancel()
+	var err error
+	if s.cluster != nil {
+		err = s.cluster.ForEachShard(ctx, func(ctx context.Context, node *goredis.Client) error {
+			if err := node.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("node %s: %w", node.Options().Addr, err)
+			}
+			return nil
+		})
+	} else {
+		err = s.single.Ping(ctx).Err()
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v: %w", t.Dial, err)
+		}
+		openErr := &OpError{Op: "reach", Addr: s.addr, Err: err, Unavailable: unavailable(err)}
+		return nil, errors.Join(openErr, s.rdb.Close())
+	}
+	return s, nil
+}
+
+// Addr returns the store's address: host:port, or a cluster's seed nodes
+// joined by commas.
+func (s *Store) Addr() string { return s.addr }
+
+// RoundTrips returns how many requests the store has sent to Redis nodes
+// since Open: one per command or pipeline a node client sent (a request
+// go-redis retried on a fresh connection counts once). Connecting and the
+// handshake on a new connection are not counted.
+func (s *Store) RoundTrips() int64 { return s.roundTrips.Load() }
+
+// Close closes the store's connections. Calls after it fail with
+// ErrClosed; a second Close does nothing.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.rdb.Close()
+}
+
+// enter checks a call may start.
+func (s *Store) enter(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// Get looks keys up and calls fn(i, value) for every keys[i] present, from
+// the calling goroutine, after every reply has arrived; value is valid only
+// during the call. A single node answers one MGET, a cluster one pipeline
+// of GETs per node.
+func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []byte)) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	scratch := make([]byte, 0, 256)
+	err := s.mget(ctx, s.keyArgs(keys), func(i int, v string) {
+		scratch = append(scratch[:0], v...)
+		fn(i, scratch)
+	})
+	if err != nil {
+		return opError(ctx, "read from", s.addr, err)
+	}
+	return nil
+}
+
+// Put writes values[i] under keys[i] with one pipeline of SETs, with PX
+// ttl when ttl > 0.
+func (s *Store) Put(ctx context.Context, keys, values [][]byte, ttl time.Duration) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	if len(keys) != len(values) {
+		return fmt.Errorf("%w: put of %d keys with %d values", ErrInvalidArgument, len(keys), len(values))
+	}
+	if ttl < 0 {
+		return fmt.Errorf("%w: negative ttl %v", ErrInvalidArgument, ttl)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rkeys := s.keyArgs(keys)
+	ms := ttlMillis(ttl)
+	cmds := make([]goredis.Cmder, len(keys))
+	for i, k := range rkeys {
+		var cmd *goredis.StatusCmd
+		if ms > 0 {
+			cmd = goredis.NewStatusCmd(ctx, "set", k, values[i], "px", ms)
+		} else {
+			cmd = goredis.NewStatusCmd(ctx, "set", k, values[i])
+		}
+		cmd.SetFirstKeyPos(1)
+		cmds[i] = cmd
+	}
+	if err := s.pipeline(ctx, cmds, nil); err != nil {
+		return opError(ctx, "write to", s.addr, err)
+	}
+	return nil
+}
+
+// Delete removes keys: DELs of up to 10,000 keys on a single node, a
+// pipeline of DELs (one per key, as keys live in different slots) in a
+// cluster.
+func (s *Store) Delete(ctx context.Context, keys [][]byte) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rkeys := s.keyArgs(keys)
+	if s.single != nil {
+		for lo := 0; lo < len(rkeys); lo += maxBatch {
+			hi := min(lo+maxBatch, len(rkeys))
+			args := make([]any, 0, 1+hi-lo)
+			args = append(args, "del")
+			args = append(args, rkeys[lo:hi]...)
+			if err := s.single.Process(ctx, goredis.NewIntCmd(ctx, args...)); err != nil {
+				return opError(ctx, "delete from", s.addr, err)
+			}
+		}
+		return nil
+	}
+	cmds := make([]goredis.Cmder, len(rkeys))
+	for i, k := range rkeys {
+		cmd := goredis.NewIntCmd(ctx, "del", k)
+		cmd.SetFirstKeyPos(1)
+		cmds[i] = cmd
+	}
+	if err := s.pipeline(ctx, cmds, nil); err != nil {
+		return opError(ctx, "delete from", s.addr, err)
+	}
+	return nil
+}
+
+// Scan calls fn for every key starting with prefix: SCAN MATCH on the
+// node (every master of a cluster, one after the other), each page's
+// values read with one request. A key may be reported twice if Redis
+// resizes its hash table during the scan, as SCAN guarantees only that
+// every key present throughout is reported at least once.
+func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	nodes := []*goredis.Client{s.single}
+	if s.cluster != nil {
+		nodes = nodes[:0]
+		var mu sync.Mutex
+		err := s.cluster.ForEachMaster(ctx, func(_ context.Context, node *goredis.Client) error {
+			mu.Lock()
+			nodes = append(nodes, node)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return opError(ctx, "scan", s.addr, err)
+		}
+	}
+	pattern := string(s.layout.appendPattern(nil, prefix))
+	var (
+		vals    []string
+		present []bool
+		args    []any
+		keyBuf  = make([]byte, 0, 64)
+		valBuf  = make([]byte, 0, 256)
+	)
+	for _, node := range nodes {
+		var cursor uint64
+		for {
+			page, next, err := node.Scan(ctx, cursor, pattern, scanCount).Result()
+			if err != nil {
+				return opError(ctx, "scan", s.addr, err)
+			}
+			if len(page) > 0 {
+				args = args[:0]
+				for _, k := range page {
+					args = append(args, k)
+				}
+				vals = resize(vals, len(page))
+				present = resize(present, len(page))
+				err := s.mget(ctx, args, func(i int, v string) {
+					vals[i], present[i] = v, true
+				})
+				if err != nil {
+					return opError(ctx, "scan", s.addr, err)
+				}
+				for i, rk := range page {
+					if !present[i] {
+						continue // deleted or expired since SCAN saw it
+					}
+					keyBuf = append(keyBuf[:0], rk...)
+					key, ok := s.layout.storeKey(keyBuf)
+					if !ok {
+						continue
+					}
+					valBuf = append(valBuf[:0], vals[i]...)
+					if err := fn(key, valBuf); err != nil {
+						return err
+					}
+				}
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+			if err := ctx.Err(); err != nil {
+				return opError(ctx, "scan", s.addr, err)
+			}
+		}
+	}
+	return nil
+}
+
+// keyArgs returns the Redis keys of keys as command arguments, all sliced
+// from one buffer.
+func (s *Store) keyArgs(keys [][]byte) []any {
+	size := 0
+	for _, k := range keys {
+		size += s.layout.overhead() + len(k)
+	}
+	buf := make([]byte, 0, size)
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		start := len(buf)
+		buf = s.layout.appendKey(buf, k)
+		args[i] = buf[start:len(buf):len(buf)]
+	}
+	return args
+}
+
+// mget reads the Redis keys rkeys and, once every reply is in, calls
+// fn(i, value) for every one present. value aliases go-redis's reply.
+func (s *Store) mget(ctx context.Context, rkeys []any, fn func(i int, value string)) error {
+	for lo := 0; lo < len(rkeys); lo += maxBatch {
+		hi := min(lo+maxBatch, len(rkeys))
+		if s.single != nil {
+			args := make([]any, 0, 1+hi-lo)
+			args = append(args, "mget")
+			args = append(args, rkeys[lo:hi]...)
+			cmd := goredis.NewSliceCmd(ctx, args...)
+			if err := s.single.Process(ctx, cmd); err != nil {
+				return err
+			}
+			for j, v := range cmd.Val() {
+				if str, ok := v.(string); ok {
+					fn(lo+j, str)
+				}
+			}
+			continue
+		}
+		cmds := make([]*goredis.StringCmd, hi-lo)
+		pipe := s.cluster.Pipeline()
+		for j := range cmds {
+			cmd := goredis.NewStringCmd(ctx, "get", rkeys[lo+j])
+			cmd.SetFirstKeyPos(1)
+			cmds[j] = cmd
+			_ = pipe.Process(ctx, cmd)
+		}
+		_, _ = pipe.Exec(ctx)
+		for _, cmd := range cmds {
+			if err := cmd.Err(); err != nil && err != goredis.Nil {
+				return err
+			}
+		}
+		for j, cmd := range cmds {
+			if cmd.Err() == nil {
+				fn(lo+j, cmd.Val())
+			}
+		}
+	}
+	return nil
+}
+
+// pipeline sends cmds in pipelines of up to maxBatch commands and returns
+// the first error of a command, leaving the rest unsent, unless it is
+// goredis.Nil (a missing key) or one that ignore, when not nil, accepts:
+// the caller then finds it in the command.
+func (s *Store) pipeline(ctx context.Context, cmds []goredis.Cmder, ignore func(error) bool) error {
+	for lo := 0; lo < len(cmds); lo += maxBatch {
+		hi := min(lo+maxBatch, len(cmds))
+		pipe := s.rdb.Pipeline()
+		for _, cmd := range cmds[lo:hi] {
+			_ = pipe.Process(ctx, cmd)
+		}
+		_, _ = pipe.Exec(ctx)
+		for _, cmd := range cmds[lo:hi] {
+			err := cmd.Err()
+			if err != nil && err != goredis.Nil && (ignore == nil || !ignore(err)) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resize returns s with length n, every element zero.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// ttlMillis returns ttl in whole milliseconds, at least 1 for ttl > 0
+// (PX 0 is an error), 0 for none.
+func ttlMillis(ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return max(1, ttl.Milliseconds())
+}
+
+// sleepBackoff waits a random time that grows with attempt, up to 12.8ms,
+// or until ctx ends.
+func sleepBackoff(ctx context.Context, attempt int) error {
+	ceiling := int64(50*time.Microsecond) << min(attempt, 8)
+	t := time.NewTimer(time.Duration(rand.Int64N(ceiling)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// countHook counts the requests a go-redis client sends.
+type countHook struct{ n *atomic.Int64 }
+
+func (h countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
