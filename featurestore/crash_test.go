@@ -226,4 +226,3 @@ func dumpState(t *testing.T, dataDir string, ov *featurestore.OnlineView) map[st
 	}
 	return m
 }
-

@@ -222,9 +222,9 @@ type entityTable struct {
 	feats            []encoding.Scalar
 	// Events inside some window at the end, for the aggregations; their
 	// aggregated values at event*na + a.
-	evEnt                 []int32
+	evEnt                  []int32
 	evTS, evCreated, evSeq []int64
-	evVals                []encoding.Scalar
+	evVals                 []encoding.Scalar
 }
 
 func newEntityTable(nf, na int) *entityTable {
@@ -530,7 +530,7 @@ type valueBuilder struct {
 	// tiles pruned at the entity's latest event.
 	push bool
 	old  encoding.Value
-	col   []compute.Column // one-row columns of aggregated values
+	col  []compute.Column // one-row columns of aggregated values
 }
 
 func (vb *valueBuilder) build(e int32, old []byte, dst []byte) ([]byte, bool, error) {

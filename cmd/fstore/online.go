@@ -426,4 +426,3 @@ func (g *globals) listViews(ctx context.Context, url string) error {
 	}
 	return tw.Flush()
 }
-
