@@ -217,18 +217,80 @@ type entityTable struct {
 	nf, na int
 	index  map[string]int32
 	keys   []string
-	// Latest event per entity and its feature values (entity*nf + f).
+	// intIndex and ints replace index for views keyed by one INT64.
+	intIndex map[int64]int32
+	ints     []int64
+	// Latest event per entity and its feature values: row e of feats[f].
 	ts, created, seq []int64
-	feats            []encoding.Scalar
-	// Events inside some window at the end, for the aggregations; their
-	// aggregated values at event*na + a.
+	feats            []compute.Column
+	// Events inside some window at the end, for the aggregations; row i
+	// of evVals[a] is event i's value for aggregation a (unused for a
+	// COUNT of events).
 	evEnt                  []int32
 	evTS, evCreated, evSeq []int64
-	evVals                 []encoding.Scalar
+	evVals                 []compute.Column
 }
 
-func newEntityTable(nf, na int) *entityTable {
-	return &entityTable{nf: nf, na: na, index: map[string]int32{}}
+func newEntityTable(p *compute.ViewPlan) *entityTable {
+	t := &entityTable{nf: len(p.Features), na: len(p.Aggs), index: map[string]int32{}}
+	if len(p.Keys) == 1 && p.Input.Fields[p.Keys[0]].Type == def.Int64 {
+		t.intIndex = map[int64]int32{}
+	}
+	t.feats = make([]compute.Column, t.nf)
+	for i, f := range p.Features {
+		t.feats[i].ResetBitmap(f.Type, 0, true)
+	}
+	t.evVals = make([]compute.Column, t.na)
+	for a, g := range p.Aggs {
+		t.evVals[a].ResetBitmap(g.In, 0, true)
+	}
+	return t
+}
+
+// appendRow appends row of src (nil or null: a null) to dst, a column of
+// the same type.
+func appendRow(dst, src *compute.Column, row int) {
+	n := dst.Len
+	dst.Len++
+	if n/64 >= len(dst.Valid) {
+		dst.Valid = append(dst.Valid, 0)
+	}
+	null := src == nil || src.Null(row)
+	if !null {
+		dst.Valid.Set(n)
+	}
+	switch dst.Type {
+	case def.Int64, def.Timestamp:
+		var v int64
+		if !null {
+			v = src.I64[row]
+		}
+		dst.I64 = append(dst.I64, v)
+	case def.Double:
+		var v float64
+		if !null {
+			v = src.F64[row]
+		}
+		dst.F64 = append(dst.F64, v)
+	case def.Bool:
+		dst.B = append(dst.B, !null && src.B[row])
+	case def.String:
+		var v string
+		if !null {
+			v = src.S[row]
+		}
+		dst.S = append(dst.S, v)
+	}
+}
+
+// setRow sets row i of dst (validity included) from row j of src.
+func setRow(dst *compute.Column, i int, src *compute.Column, j int) {
+	if src.Null(j) {
+		dst.Valid.Clear(i)
+		return
+	}
+	dst.Valid.Set(i)
+	dst.CopyRow(i, src, j)
 }
 
 // later reports whether event (ts, created, seq) comes after entity e's
@@ -244,17 +306,35 @@ func (t *entityTable) entity(key []byte) (int32, bool) {
 	if e, ok := t.index[string(key)]; ok {
 		return e, false
 	}
-	e := int32(len(t.keys))
 	k := string(key)
+	e := t.add(k)
 	t.index[k] = e
+	return e, true
+}
+
+// entityInt is entity for views keyed by one INT64 (k, whose encoded key
+// is key(k)): the common case, without building and hashing key bytes.
+func (t *entityTable) entityInt(k int64, key func(int64) string) (int32, bool) {
+	if e, ok := t.intIndex[k]; ok {
+		return e, false
+	}
+	e := t.add(key(k))
+	t.intIndex[k] = e
+	t.ints = append(t.ints, k)
+	return e, true
+}
+
+// add appends an entity with no event yet.
+func (t *entityTable) add(k string) int32 {
+	e := int32(len(t.keys))
 	t.keys = append(t.keys, k)
 	t.ts = append(t.ts, 0)
 	t.created = append(t.created, 0)
 	t.seq = append(t.seq, 0)
-	for range t.nf {
-		t.feats = append(t.feats, encoding.Scalar{})
+	for f := range t.feats {
+		appendRow(&t.feats[f], nil, 0)
 	}
-	return e, true
+	return e
 }
 
 // scanTask is one row group of one file; seq is the file-order number of
@@ -303,7 +383,7 @@ func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts Mate
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for w := range workers {
-		tables[w] = newEntityTable(len(p.Features), len(p.Aggs))
+		tables[w] = newEntityTable(p)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -347,11 +427,19 @@ func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts Mate
 func (t *entityTable) absorb(o *entityTable) {
 	remap := make([]int32, len(o.keys))
 	for oe, k := range o.keys {
-		e, isNew := t.entity([]byte(k))
+		var e int32
+		var isNew bool
+		if t.intIndex != nil {
+			e, isNew = t.entityInt(o.ints[oe], func(int64) string { return k })
+		} else {
+			e, isNew = t.entity([]byte(k))
+		}
 		remap[oe] = e
 		if isNew || t.later(e, o.ts[oe], o.created[oe], o.seq[oe]) {
 			t.ts[e], t.created[e], t.seq[e] = o.ts[oe], o.created[oe], o.seq[oe]
-			copy(t.feats[int(e)*t.nf:int(e+1)*t.nf], o.feats[oe*o.nf:(oe+1)*o.nf])
+			for f := range t.feats {
+				setRow(&t.feats[f], int(e), &o.feats[f], oe)
+			}
 		}
 	}
 	for i, oe := range o.evEnt {
@@ -359,8 +447,10 @@ func (t *entityTable) absorb(o *entityTable) {
 		t.evTS = append(t.evTS, o.evTS[i])
 		t.evCreated = append(t.evCreated, o.evCreated[i])
 		t.evSeq = append(t.evSeq, o.evSeq[i])
+		for a := range t.evVals {
+			appendRow(&t.evVals[a], &o.evVals[a], i)
+		}
 	}
-	t.evVals = append(t.evVals, o.evVals...)
 }
 
 // scanner reads row groups of a view's history into an entityTable; one
@@ -378,10 +468,15 @@ type scanner struct {
 	keyCols   []*compute.Column
 	feats     []*compute.Column
 	aggIn     []*compute.Column
+	intKey    func(int64) string
 }
 
 func newScanner(ov *OnlineView, p *compute.ViewPlan, from, end int64) *scanner {
 	s := &scanner{ov: ov, p: p, ev: p.NewEvaluator(), from: from, end: end}
+	s.intKey = func(k int64) string {
+		s.key = encoding.AppendInt64(encoding.AppendKeyPrefix(s.key[:0], encoding.TagEntity, ov.ID), k)
+		return string(s.key)
+	}
 	for _, g := range p.Aggs {
 		s.firstTile = append(s.firstTile, g.TileOf(end)-g.Window/g.Hop+1)
 	}
@@ -439,9 +534,16 @@ func (s *scanner) add(b *compute.Batch, seq0 int64, tab *entityTable) int64 {
 		if ts <= s.from || ts > s.end {
 			continue
 		}
-		var ok bool
-		if s.key, ok = s.ov.AppendKey(s.key[:0], s.keyCols, row); !ok {
-			continue
+		intKey := tab.intIndex != nil
+		if intKey {
+			if s.keyCols[0].Null(row) {
+				continue
+			}
+		} else {
+			var ok bool
+			if s.key, ok = s.ov.AppendKey(s.key[:0], s.keyCols, row); !ok {
+				continue
+			}
 		}
 		events++
 		created := compute.NullCreated
@@ -449,12 +551,17 @@ func (s *scanner) add(b *compute.Batch, seq0 int64, tab *entityTable) int64 {
 			created = crCol.I64[row]
 		}
 		seq := seq0 + int64(row)
-		e, isNew := tab.entity(s.key)
+		var e int32
+		var isNew bool
+		if intKey {
+			e, isNew = tab.entityInt(s.keyCols[0].I64[row], s.intKey)
+		} else {
+			e, isNew = tab.entity(s.key)
+		}
 		if isNew || tab.later(e, ts, created, seq) {
 			tab.ts[e], tab.created[e], tab.seq[e] = ts, created, seq
-			dst := tab.feats[int(e)*tab.nf : int(e+1)*tab.nf]
 			for i, c := range s.feats {
-				dst[i] = scalarAt(c, row)
+				setRow(&tab.feats[i], int(e), c, row)
 			}
 		}
 		if len(p.Aggs) > 0 && s.inWindow(ts) {
@@ -462,12 +569,8 @@ func (s *scanner) add(b *compute.Batch, seq0 int64, tab *entityTable) int64 {
 			tab.evTS = append(tab.evTS, ts)
 			tab.evCreated = append(tab.evCreated, created)
 			tab.evSeq = append(tab.evSeq, seq)
-			for _, c := range s.aggIn {
-				if c == nil {
-					tab.evVals = append(tab.evVals, encoding.Scalar{})
-				} else {
-					tab.evVals = append(tab.evVals, scalarAt(c, row))
-				}
+			for a, c := range s.aggIn {
+				appendRow(&tab.evVals[a], c, row)
 			}
 		}
 	}
@@ -563,29 +666,23 @@ func (vb *valueBuilder) build(e int32, old []byte, dst []byte) ([]byte, bool, er
 	t := vb.tab
 	if !v.HasRow || compute.CompareEvents(t.ts[e], t.created[e], v.EventTS, v.Created) >= 0 {
 		v.HasRow, v.EventTS, v.Created = true, t.ts[e], t.created[e]
-		v.Features = append(v.Features[:0], t.feats[int(e)*t.nf:int(e+1)*t.nf]...)
+		v.Features = v.Features[:0]
+		for f := range t.feats {
+			v.Features = append(v.Features, scalarAt(&t.feats[f], int(e)))
+		}
 	}
 	if len(vb.ov.Aggs) > 0 {
-		if vb.col == nil {
-			vb.col = make([]compute.Column, len(vb.ov.Aggs))
-		}
 		for _, i := range vb.order[vb.start[e]:vb.start[e+1]] {
 			ts := t.evTS[i]
 			if !vb.push && ts <= through {
 				continue // already in the stored tiles
 			}
 			for a, g := range vb.ov.Aggs {
-				if g.Func == def.Count && g.Expr == nil {
-					v.Tiles[a] = g.AddEvent(v.Tiles[a], nil, 0, ts, t.evCreated[i])
-					continue
+				var vals *compute.Column
+				if g.Expr != nil {
+					vals = &t.evVals[a]
 				}
-				c := &vb.col[a]
-				c.ResetBitmap(g.In, 1, true)
-				if s := t.evVals[int(i)*t.na+a]; !s.Null {
-					setScalar(c, 0, s)
-					c.Valid.Set(0)
-				}
-				v.Tiles[a] = g.AddEvent(v.Tiles[a], c, 0, ts, t.evCreated[i])
+				v.Tiles[a] = g.AddEvent(v.Tiles[a], vals, int(i), ts, t.evCreated[i])
 			}
 		}
 		at := vb.end
@@ -646,7 +743,12 @@ func (t *entityTable) write(ctx context.Context, store OnlineStore, ov *OnlineVi
 					keys = append(keys, []byte(t.keys[e]))
 				}
 				arena = arena[:0]
-				err := store.Update(ctx, keys, opts.KeyTTL, func(i int, old []byte) ([]byte, error) {
+				update := store.Update
+				if full {
+					// A rebuild ignores stored values: write without reading.
+					update = putAll(store)
+				}
+				err := update(ctx, keys, opts.KeyTTL, func(i int, old []byte) ([]byte, error) {
 					at := len(arena)
 					var changed bool
 					var err error
@@ -720,4 +822,26 @@ func sweepStale(ctx context.Context, store OnlineStore, ov *OnlineView, end int6
 		stale = stale[k:]
 	}
 	return nil
+}
+
+// putAll returns an Update-shaped function that computes every value from
+// nothing and writes them with one Put: for full rebuilds, which ignore
+// stored values, so reading them would only cost time.
+func putAll(store OnlineStore) func(context.Context, [][]byte, time.Duration, func(int, []byte) ([]byte, error)) error {
+	return func(ctx context.Context, keys [][]byte, ttl time.Duration, fn func(int, []byte) ([]byte, error)) error {
+		var pk, pv [][]byte
+		for i, k := range keys {
+			v, err := fn(i, nil)
+			if err != nil {
+				return err
+			}
+			if v != nil {
+				pk, pv = append(pk, k), append(pv, v)
+			}
+		}
+		if len(pk) == 0 {
+			return nil
+		}
+		return store.Put(ctx, pk, pv, ttl)
+	}
 }

@@ -96,7 +96,7 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 		latest = max(latest, ts.I64[row])
 	}
 	sc := newScanner(ov, p, math.MinInt64, latest)
-	tab := newEntityTable(len(p.Features), len(p.Aggs))
+	tab := newEntityTable(p)
 	st.Applied = sc.add(&in, 0, tab)
 	st.Entities = int64(len(tab.keys))
 	st.LatestEvent = latest

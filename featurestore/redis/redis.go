@@ -57,6 +57,7 @@ type Store struct {
 
 	roundTrips atomic.Int64
 	closed     atomic.Bool
+	retryLocks retryLocks
 }
 
 // Open connects to the Redis of a store URL (see ParseURL) and checks it

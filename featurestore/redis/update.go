@@ -3,6 +3,8 @@ package redis
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -26,6 +28,8 @@ else
   redis.call('SET', KEYS[1], ARGV[3])
 end
 return 1`
+
+var maxAttemptSeen atomic.Int64
 
 // cas holds the script and its SHA-1, computed once.
 var cas = goredis.NewScript(casSource)
@@ -70,6 +74,15 @@ func (s *Store) Update(ctx context.Context, keys [][]byte, ttl time.Duration, fn
 		if attempt == maxUpdateAttempts {
 			return &OpError{Op: "update", Addr: s.addr, Err: fmt.Errorf(
 				"%w: %d of %d keys lost their compare-and-set %d times", ErrContention, len(pending), len(keys), maxUpdateAttempts)}
+		}
+		if attempt == 1 {
+			// Lost once: retry the lost keys behind every other retry of
+			// them in this process (see retryLocks).
+			unlock, err := s.retryLocks.lock(ctx, rkeys, pending)
+			if err != nil {
+				return opError(ctx, "update", s.addr, err)
+			}
+			defer unlock()
 		}
 		if attempt > 0 {
 			if err := sleepBackoff(ctx, attempt); err != nil {
@@ -133,6 +146,12 @@ func (s *Store) Update(ctx context.Context, keys [][]byte, ttl time.Duration, fn
 			return opError(ctx, "update", s.addr, err)
 		}
 		pending = append(pending[:0], lost...)
+		for {
+			m := maxAttemptSeen.Load()
+			if int64(attempt) <= m || maxAttemptSeen.CompareAndSwap(m, int64(attempt)) {
+				break
+			}
+		}
 	}
 	return nil
 }
@@ -200,4 +219,59 @@ func asCmders(cmds []*goredis.Cmd) []goredis.Cmder {
 		out[i] = c
 	}
 	return out
+}
+
+// retryStripes is the number of locks retries of Update queue on.
+const retryStripes = 256
+
+// retryLocks serialises, within one Store, the retries of Updates whose
+// compare-and-set lost. Without it, goroutines hammering one hot key (a
+// view's push watermark, say) lose to each other at random and one can
+// lose every attempt; with it, only one of them at a time retries a key,
+// against at most the fresh first attempts of the others, so its attempts
+// are not a lottery among all of them. First attempts take no lock, so an
+// uncontended Update costs nothing. Keys hash to retryStripes locks,
+// acquired in increasing order (no deadlock) and waited for under ctx.
+// Writers in other processes remain merely optimistic.
+type retryLocks struct {
+	once    sync.Once
+	stripes [retryStripes]chan struct{}
+}
+
+// lock takes the locks of the Redis keys rkeys[i] for i in pending and
+// returns their release.
+func (l *retryLocks) lock(ctx context.Context, rkeys []any, pending []int) (func(), error) {
+	l.once.Do(func() {
+		for i := range l.stripes {
+			l.stripes[i] = make(chan struct{}, 1)
+		}
+	})
+	var want [retryStripes]bool
+	for _, i := range pending {
+		h := uint32(2166136261)
+		for _, c := range rkeys[i].([]byte) {
+			h ^= uint32(c)
+			h *= 16777619
+		}
+		want[h%retryStripes] = true
+	}
+	var held []int
+	unlock := func() {
+		for _, st := range held {
+			<-l.stripes[st]
+		}
+	}
+	for st, ok := range want {
+		if !ok {
+			continue
+		}
+		select {
+		case l.stripes[st] <- struct{}{}:
+			held = append(held, st)
+		case <-ctx.Done():
+			unlock()
+			return nil, ctx.Err()
+		}
+	}
+	return unlock, nil
 }

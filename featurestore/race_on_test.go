@@ -1,0 +1,5 @@
+//go:build race
+
+package featurestore_test
+
+const raceEnabled = true
