@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -371,6 +372,77 @@ func TestParseSizeAndDuration(t *testing.T) {
 	for _, bad := range []string{"", "-1h", "x", "1y"} {
 		if _, err := parseDuration(bad); err == nil {
 			t.Errorf("parseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func TestOnlineCommands(t *testing.T) {
+	tmp := t.TempDir()
+	data := "--data-dir=" + filepath.Join(tmp, "data")
+	defs := writeExample(t, tmp, nil)
+	mustRun(t, data, "apply", "-f", defs)
+	r := mustRun(t, data, "list", "views")
+	if !strings.Contains(r.stdout, "driver_hourly  yes     never") {
+		t.Fatalf("list views before materializing:\n%s", r.stdout)
+	}
+	end := "--end=" + rides.DefaultEnd.Format(time.RFC3339)
+	r = mustRun(t, data, "materialize", end)
+	for _, want := range []string{"driver_hourly: full (-∞, 2026-01-08T00:00:00Z]", "driver_trips: full", "rider_profile: full", "rider_trips: full"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("materialize output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustRun(t, data, "materialize", end, "--views", "driver_hourly")
+	if strings.TrimSpace(r.stdout) != "driver_hourly: up to date through 2026-01-08T00:00:00Z" {
+		t.Fatalf("rerun: %q", r.stdout)
+	}
+	r = mustRun(t, data, "list", "views")
+	if !strings.Contains(r.stdout, "driver_hourly  yes     2026-01-08T00:00:00Z") {
+		t.Fatalf("list views after materializing:\n%s", r.stdout)
+	}
+	r = mustRun(t, data, "read", "driver_hourly", "1001", "424242", "--at", "2026-01-08")
+	if !regexp.MustCompile(`1001\s+conv_rate\s+\S+\s+PRESENT\s+2026-01-07T2\d:00:00Z`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`424242\s+rating\s+null\s+NOT_FOUND`).MatchString(r.stdout) {
+		t.Fatalf("read:\n%s", r.stdout)
+	}
+
+	// Push two completed trips for a new driver: its windows count them.
+	events := filepath.Join(tmp, "trips.jsonl")
+	os.WriteFile(events, []byte(`{"trip_id": 1, "driver_id": 77, "rider_id": 1, "event_ts": "2026-01-08T01:00:00Z", "fare": 10, "tip": 1, "distance_km": 3, "duration_s": 600, "completed": true, "payment_type": "card"}
+{"trip_id": 2, "driver_id": 77, "rider_id": 2, "event_ts": "2026-01-08T01:30:00Z", "fare": 20, "tip": 0, "distance_km": 5, "duration_s": 900, "completed": true, "payment_type": "cash"}
+`), 0o644)
+	r = mustRun(t, data, "push", "--view", "driver_trips", events)
+	if !strings.Contains(r.stdout, "driver_trips: pushed 2 events (2 passed the filter) for 1 entities; latest event 2026-01-08T01:30:00Z") {
+		t.Fatalf("push: %q", r.stdout)
+	}
+	r = mustRun(t, data, "read", "driver_trips", "77", "--at", "2026-01-08T02:00:00Z")
+	if !regexp.MustCompile(`77\s+trips_24h\s+2\s+PRESENT`).MatchString(r.stdout) || !regexp.MustCompile(`77\s+fare_sum_24h\s+30\s+PRESENT`).MatchString(r.stdout) {
+		t.Fatalf("read after push:\n%s", r.stdout)
+	}
+	r = mustRun(t, data, "list", "views")
+	if !strings.Contains(r.stdout, "2026-01-08T01:30:00Z") {
+		t.Fatalf("list views after push:\n%s", r.stdout)
+	}
+
+	bad := filepath.Join(tmp, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"trip_id": 3, "driver_id": "x", "event_ts": "2026-01-08T01:00:00Z"}`+"\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"push", "--view", "driver_trips", bad}, 1, `line 1: field "driver_id": want INT64, got "x"`},
+		{[]string{"push", "--view", "driver_hourly", events}, 1, `view "driver_hourly" does not read a push source`},
+		{[]string{"push", events}, 2, "want --view V"},
+		{[]string{"materialize", "--views", "driver_hourli"}, 1, `unknown feature view "driver_hourli" (did you mean "driver_hourly"?)`},
+		{[]string{"materialize", "--end", "tomorrow"}, 2, `--end "tomorrow": want RFC 3339`},
+		{[]string{"materialize", "--store", "redis://127.0.0.1:1/0"}, 1, "cannot reach redis at 127.0.0.1:1"},
+		{[]string{"materialize", "--store", "memcached://x"}, 1, `online store "memcached://x": want pebble, redis://`},
+		{[]string{"read", "driver_hourly", "abc"}, 2, `entity "abc": driver_id is INT64, not "abc"`},
+	} {
+		r := fstore(t, append([]string{data}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("fstore %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.code, tc.want)
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fstore/fstore/backfill"
 	"github.com/fstore/fstore/examples/rides"
+	"github.com/fstore/fstore/featurestore"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 )
 
@@ -17,7 +19,7 @@ func newQuickstartCmd(g *globals) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "quickstart",
-		Short: "Generate the ride-hailing example, apply it, show the registry, build a training set",
+		Short: "Generate the ride-hailing example, apply it, build a training set, materialise it online and read it",
 		Long: `quickstart writes the ride-hailing example (definitions and deterministic
 Parquet data) into --dir, applies the definitions to the data directory,
 prints what the registry now holds, and builds the point-in-time training
@@ -91,10 +93,47 @@ definitions apply as a no-op.`,
 				return err
 			}
 			fmt.Fprintln(g.stdout, backfillSummary(out, bst))
+
+			end := rides.DefaultEnd
+			g.progress("==> fstore materialize --end %s", end.Format(time.RFC3339))
+			if err := quickstartOnline(cmd.Context(), g, end); err != nil {
+				return err
+			}
 			g.progress("quickstart done in %s; data dir %s", time.Since(start).Round(time.Millisecond), g.dataDir)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "quickstart", "directory to write the example's definitions and data into")
 	return cmd
+}
+
+// quickstartOnline materialises the example's views into the embedded
+// store as of the data's end and prints a few online rows with statuses.
+func quickstartOnline(ctx context.Context, g *globals, end time.Time) error {
+	s, err := g.openOnline(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	stats, err := featurestore.Materialize(ctx, s.snap.Index, s.store, featurestore.MaterializeOptions{End: end})
+	for _, st := range stats {
+		fmt.Fprintln(g.stdout, materializeSummary(st))
+	}
+	if err != nil {
+		return err
+	}
+	for _, q := range []struct {
+		view     string
+		entities []string
+	}{{"driver_hourly", []string{"1001", "1002", "999999"}}, {"driver_trips", []string{"1001"}}} {
+		g.progress("==> fstore read %s %s --at %s", q.view, strings.Join(q.entities, " "), end.Format(time.RFC3339))
+		ov, err := onlineView(s.snap.Index, q.view)
+		if err != nil {
+			return err
+		}
+		if err := readEntities(ctx, g.stdout, s.store, ov, q.entities, end); err != nil {
+			return err
+		}
+	}
+	return nil
 }
