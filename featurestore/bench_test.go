@@ -17,6 +17,7 @@ import (
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/redistest"
 )
 
 // benchData writes a source of rows events over entities entities with
@@ -209,5 +210,35 @@ func TestReadPebbleAllocs(t *testing.T) {
 	}
 	if present != keys.Len {
 		t.Fatalf("%d of %d entities present", present, keys.Len)
+	}
+}
+
+// BenchmarkReadRedis: 100 entities × 50 features from a Redis node and a
+// 3-node Redis Cluster (real redis-server processes), reporting round
+// trips per read: 1 for a node, at most one per node touched for a
+// cluster.
+func BenchmarkReadRedis(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		start func(testing.TB) string
+	}{
+		{"node", redistest.StartServer},
+		{"cluster", func(tb testing.TB) string { return redistest.StartCluster(tb, 3) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			url := c.start(b)
+			s, ov, keys := readSetup(b, func(string) featurestore.OnlineStore {
+				s, err := featurestore.OpenOnlineStore(url, nil, featurestore.StoreTimeouts{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { s.Close() })
+				return s
+			}, 100_000, 50, 100)
+			rt := s.(interface{ RoundTrips() int64 })
+			before := rt.RoundTrips()
+			benchRead(b, s, ov, keys)
+			b.ReportMetric(float64(rt.RoundTrips()-before)/float64(b.N+1), "roundtrips/op")
+		})
 	}
 }

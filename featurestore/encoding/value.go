@@ -279,6 +279,17 @@ func (l *Layout) Decode(b []byte, v *Value) error {
 					v.Features = append(v.Features, Scalar{Null: true})
 					continue
 				}
+				// The fixed-width types inline; the rest go through scalar.
+				if (t == def.Double || t == def.Int64 || t == def.Timestamp) && len(r.b) >= 8 {
+					x := binary.LittleEndian.Uint64(r.b)
+					r.b = r.b[8:]
+					if t == def.Double {
+						v.Features = append(v.Features, Scalar{F: math.Float64frombits(x)})
+					} else {
+						v.Features = append(v.Features, Scalar{I: int64(x)})
+					}
+					continue
+				}
 				v.Features = append(v.Features, r.scalar(t, "feature"))
 			}
 		}

@@ -15,6 +15,7 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -103,12 +104,18 @@ func (s *Store) expireAt(ttl time.Duration) int64 {
 	return s.now().Add(ttl).UnixMicro()
 }
 
-// Get implements featurestore.OnlineStore.
+// Get implements featurestore.OnlineStore. A batch of more than a few
+// keys is read with one iterator, seeking to each key in ascending order:
+// one read state for the whole batch, and neighbouring keys found in
+// blocks already positioned.
 func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []byte)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := s.now().UnixMicro()
+	if len(keys) > 4 {
+		return s.getSorted(ctx, keys, now, fn)
+	}
 	for i, k := range keys {
 		v, closer, err := s.db.Get(k)
 		if errors.Is(err, pdb.ErrNotFound) {
@@ -128,6 +135,55 @@ func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []b
 	}
 	return nil
 }
+
+// getScratch is the per-call state of getSorted, pooled.
+type getScratch struct {
+	order []int32
+	keys  [][]byte
+}
+
+var getPool = sync.Pool{New: func() any { return new(getScratch) }}
+
+func (s *Store) getSorted(ctx context.Context, keys [][]byte, now int64, fn func(i int, value []byte)) error {
+	sc := getPool.Get().(*getScratch)
+	defer getPool.Put(sc)
+	sc.order = sc.order[:0]
+	for i := range keys {
+		sc.order = append(sc.order, int32(i))
+	}
+	sc.keys = keys
+	slices.SortFunc(sc.order, sc.compare)
+	sc.keys = nil
+	it, err := s.db.NewIterWithContext(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("pebble store: get: %w", err)
+	}
+	for _, i := range sc.order {
+		k := keys[i]
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			continue
+		}
+		raw, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("pebble store: get: %w", err)
+		}
+		val, live, err := unframe(raw, now)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if live {
+			fn(int(i), val)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("pebble store: get: %w", err)
+	}
+	return nil
+}
+
+func (sc *getScratch) compare(a, b int32) int { return bytes.Compare(sc.keys[a], sc.keys[b]) }
 
 // Put implements featurestore.OnlineStore.
 func (s *Store) Put(ctx context.Context, keys, values [][]byte, ttl time.Duration) error {
