@@ -41,7 +41,9 @@ type OnlineStore interface {
 	Delete(ctx context.Context, keys [][]byte) error
 	// Scan calls fn(key, value) for every present key starting with
 	// prefix, in no particular order, from the calling goroutine; key and
-	// value are valid only during the call. An error from fn stops the scan
+	// value are valid only during the call. A key may be reported more
+	// than once (Redis SCAN guarantees at least once), never zero times if
+	// it was present for the whole scan. An error from fn stops the scan
 	// and is returned.
 	Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error
 	// Close releases the store's connections or handles. The embedded

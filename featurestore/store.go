@@ -136,6 +136,9 @@ func OpenOnlineStore(url string, st *Store, t StoreTimeouts) (OnlineStore, error
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "redis-cluster://"):
 		t = t.WithDefaults()
 		r, err := redisstore.Open(url, redisstore.Timeouts{Dial: t.Dial, Read: t.Read, Write: t.Write})
+		if errors.Is(err, redisstore.ErrInvalidURL) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}

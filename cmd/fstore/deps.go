@@ -9,7 +9,6 @@ package main
 // panics at start. The build tag keeps them out of every build; go mod tidy
 // still sees them. Each line goes away when real code imports the package.
 import (
-	_ "github.com/redis/go-redis/v9"
 	_ "github.com/valyala/fastjson"
 	_ "go4.org/unsafe/assume-no-moving-gc"
 	_ "gorgonia.org/gorgonia"

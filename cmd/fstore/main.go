@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/status"
 
@@ -45,6 +46,14 @@ func main() {
 
 // run executes one command line; it is main without the process around it,
 // so that tests can drive the CLI in process.
+// redisQuiet drops go-redis's process-wide log lines (one per failed dial);
+// the errors the online store returns say the same, once, with the address.
+type redisQuiet struct{}
+
+func (redisQuiet) Printf(context.Context, string, ...any) {}
+
+func init() { goredis.SetLogger(redisQuiet{}) }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)

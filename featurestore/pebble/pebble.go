@@ -304,6 +304,9 @@ func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []by
 }
 
 func (s *Store) scan(ctx context.Context, prefix []byte, fn func(key, value []byte, live bool) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("pebble store: scan: %w", err)

@@ -39,7 +39,13 @@
 // new value only if the key still holds the value fn saw (or is still
 // absent), and answers 1 or 0. Keys whose answer is 0 lost to another
 // writer: they are read again and fn is called again with the newer value,
-// after a short randomised backoff, up to 32 attempts before ErrContention.
+// after a randomised backoff growing to 51ms, up to 32 attempts before
+// ErrContention. Retries take a per-key (striped) lock in the Store first,
+// so goroutines of one process contending for a hot key retry one at a
+// time instead of starving each other; a first attempt takes no lock, so
+// uncontended updates pay nothing. Writers in different processes stay
+// purely optimistic: dozens of processes hammering one key can exhaust the
+// attempts.
 // Comparing values rather than versions keeps the stored bytes exactly
 // featurestore/encoding's; a value changed and then changed back between
 // the read and the write passes the comparison, which is harmless as fn
@@ -53,7 +59,9 @@
 // and Write timeouts; go-redis retries a failed request at most once on a
 // single node (a pooled connection that a server restart closed) and
 // follows at most 2 cluster redirects, so a dead Redis fails a call within
-// a few seconds rather than hanging. Errors are OpError, naming the address,
+// a few seconds rather than hanging. Update's compare-and-set requests are
+// never resent after a network error, since their first send may have
+// been applied: the Update fails instead. Errors are OpError, naming the address,
 // and match ErrUnavailable when Redis could not be reached. A context that
 // ends stops a call with an error matching ctx.Err(); a context cancelled
 // while a reply is awaited takes effect when the read returns or times out,

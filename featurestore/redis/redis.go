@@ -74,8 +74,8 @@ func Open(rawURL string, t Timeouts) (*Store, error) {
 
 // OpenConfig is Open for a parsed URL.
 func OpenConfig(cfg *Config, t Timeouts) (*Store, error) {
-	if len(cfg.Addrs) == 0 {
-		return nil, fmt.Errorf("%w: no host", ErrInvalidURL)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	t = t.withDefaults()
 	s := &Store{
@@ -144,7 +144,10 @@ func OpenConfig(cfg *Config, t Timeouts) (*Store, error) {
 			err = fmt.Errorf("no answer within %v: %w", t.Dial, err)
 		}
 		openErr := &OpError{Op: "reach", Addr: s.addr, Err: err, Unavailable: unavailable(err)}
-		return nil, errors.Join(openErr, s.rdb.Close())
+		if closeErr := s.rdb.Close(); closeErr != nil {
+			return nil, errors.Join(openErr, closeErr)
+		}
+		return nil, openErr
 	}
 	return s, nil
 }
@@ -446,10 +449,10 @@ func ttlMillis(ttl time.Duration) int64 {
 	return max(1, ttl.Milliseconds())
 }
 
-// sleepBackoff waits a random time that grows with attempt, up to 12.8ms,
+// sleepBackoff waits a random time that grows with attempt, up to 51.2ms,
 // or until ctx ends.
 func sleepBackoff(ctx context.Context, attempt int) error {
-	ceiling := int64(50*time.Microsecond) << min(attempt, 8)
+	ceiling := int64(50*time.Microsecond) << min(attempt, 10)
 	t := time.NewTimer(time.Duration(rand.Int64N(ceiling)))
 	defer t.Stop()
 	select {

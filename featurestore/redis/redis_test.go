@@ -23,8 +23,15 @@ import (
 var _ featurestore.OnlineStore = (*redis.Store)(nil)
 
 func TestMain(m *testing.M) {
+	// go-redis logs every failed dial, which TestUnreachable makes on
+	// purpose; the errors the store returns say the same.
+	goredis.SetLogger(quietLogger{})
 	goleak.VerifyTestMain(m)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func open(t testing.TB, url string) *redis.Store {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -29,8 +28,6 @@ else
 end
 return 1`
 
-var maxAttemptSeen atomic.Int64
-
 // cas holds the script and its SHA-1, computed once.
 var cas = goredis.NewScript(casSource)
 
@@ -38,8 +35,9 @@ var cas = goredis.NewScript(casSource)
 // (see the package documentation): fn(i, old) gets keys[i]'s value, nil
 // when absent, and returns the new value or nil to leave the key as it is.
 // A key another writer changed between the read and the write is read
-// again and fn called again with the newer value; after 32 lost attempts
-// Update fails with ErrContention. An error from fn stops Update and is
+// again and fn called again with the newer value; retries wait for other
+// retries of the same keys in this Store (under ctx), and after 32 lost
+// attempts Update fails with an error matching ErrContention. An error from fn stops Update and is
 // returned as is; keys already written stay written. With ttl > 0 the
 // written keys expire ttl after the write; with 0 they never do (a write
 // clears an earlier ttl, as Put's does).
@@ -146,12 +144,6 @@ func (s *Store) Update(ctx context.Context, keys [][]byte, ttl time.Duration, fn
 			return opError(ctx, "update", s.addr, err)
 		}
 		pending = append(pending[:0], lost...)
-		for {
-			m := maxAttemptSeen.Load()
-			if int64(attempt) <= m || maxAttemptSeen.CompareAndSwap(m, int64(attempt)) {
-				break
-			}
-		}
 	}
 	return nil
 }
@@ -213,13 +205,26 @@ func appendLost(lost []int, cmd *goredis.Cmd, i int) ([]int, error) {
 
 func isNoScript(err error) bool { return goredis.HasErrorPrefix(err, "NOSCRIPT") }
 
+// asCmders returns cmds as go-redis must send them: never twice.
 func asCmders(cmds []*goredis.Cmd) []goredis.Cmder {
 	out := make([]goredis.Cmder, len(cmds))
 	for i, c := range cmds {
-		out[i] = c
+		out[i] = noRetryCmd{c}
 	}
 	return out
 }
+
+// noRetryCmd is a command go-redis does not resend after a network error:
+// one pipeline holding it is not resent (MOVED and ASK redirects, which
+// mean the command did not run, are still followed). A compare-and-set
+// whose reply was lost may have been applied; resending it would fail its
+// comparison against its own write, and the retry would call fn again on
+// the value fn already produced: an increment would count twice. Failing
+// the Update instead surfaces the ambiguity to the caller.
+type noRetryCmd struct{ *goredis.Cmd }
+
+// NoRetry implements goredis.Cmder.
+func (noRetryCmd) NoRetry() bool { return true }
 
 // retryStripes is the number of locks retries of Update queue on.
 const retryStripes = 256

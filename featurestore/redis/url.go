@@ -30,6 +30,23 @@ type Config struct {
 // nodes joined by commas. It never contains the password.
 func (c *Config) Addr() string { return strings.Join(c.Addrs, ",") }
 
+// Validate checks what ParseURL guarantees, for a Config built by hand:
+// at least one address, one for a single node, database 0 in a cluster,
+// no '{' or '}' in the prefix. Errors match ErrInvalidURL.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Addrs) == 0:
+		return fmt.Errorf("%w: no host", ErrInvalidURL)
+	case !c.Cluster && len(c.Addrs) > 1:
+		return fmt.Errorf("%w: %d hosts: a single node has one", ErrInvalidURL, len(c.Addrs))
+	case c.DB < 0 || (c.Cluster && c.DB != 0):
+		return fmt.Errorf("%w: database %d", ErrInvalidURL, c.DB)
+	case strings.ContainsAny(c.Prefix, "{}"):
+		return fmt.Errorf("%w: prefix %q: '{' and '}' are reserved for the cluster's hash tags", ErrInvalidURL, printable(c.Prefix))
+	}
+	return nil
+}
+
 const defaultPort = "6379"
 
 // ParseURL parses a store URL:

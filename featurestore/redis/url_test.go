@@ -162,8 +162,8 @@ func FuzzParseURL(f *testing.F) {
 		if c.DB < 0 || (c.Cluster && c.DB != 0) {
 			t.Fatalf("ParseURL(%q) gave database %d", url, c.DB)
 		}
-		if strings.ContainsAny(c.Prefix, "{}") {
-			t.Fatalf("ParseURL(%q) gave prefix %q", url, c.Prefix)
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseURL(%q) = %+v, which fails Validate: %v", url, c, err)
 		}
 	})
 }

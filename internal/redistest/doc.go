@@ -3,7 +3,9 @@
 // ports, with no persistence, in the test's temporary directory.
 //
 // Every process is killed by its pid, and waited for, in a t.Cleanup, so
-// none outlives its test even when the test fails. Each server's stdout and
+// none outlives its test even when the test fails; on Linux the kernel also
+// kills it if the test process dies without running its cleanups (a
+// `go test -timeout` panic, a signal). Each server's stdout and
 // stderr go to a log file in the temporary directory, whose tail is quoted
 // in failure messages.
 //
