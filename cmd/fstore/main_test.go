@@ -186,7 +186,7 @@ func TestErrorsNameTheProblem(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"list", "views"}, 2, `unknown kind "views"`},
+		{[]string{"list", "feature_viewz"}, 2, `unknown kind "feature_viewz"`},
 		{[]string{"describe", "entity"}, 2, "want KIND NAME, got 1 arguments"},
 		{[]string{"apply"}, 2, "no definitions given"},
 		{[]string{"list", "-o", "yaml"}, 2, `--output "yaml": want table or json`},
