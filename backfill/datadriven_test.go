@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/datadriven"
+
+	"github.com/fstore/fstore/internal/ddtest"
 )
 
 // TestDataDriven runs testdata/pit: readable point-in-time cases. Commands:
@@ -108,78 +109,16 @@ feature_views { name: "v" entities: "e" source: "s"` + viewArgs + " }\n"
 	})
 }
 
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func atoi(t *testing.T, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Fatalf("bad number %q", s)
-	}
-	return n
-}
-
-// clock parses h:mm[:ss] (or a Go duration like 1h) into microseconds.
-func clock(t *testing.T, s string) int64 {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var us int64
-	if strings.Contains(s, ":") {
-		parts := strings.Split(s, ":")
-		var secs int64
-		for _, p := range parts {
-			secs = secs*60 + atoi(t, p)
-		}
-		for i := len(parts); i < 3; i++ {
-			secs *= 60
-		}
-		us = secs * 1_000_000
-	} else {
-		d, err := parseGoDuration(s)
-		if err != nil {
-			t.Fatalf("bad time %q", s)
-		}
-		us = d
-	}
-	if neg {
-		us = -us
-	}
-	return us
-}
-
-func parseGoDuration(s string) (int64, error) {
-	d, err := timeParseDuration(s)
-	return d.Microseconds(), err
-}
-
-func cell(v any) string {
-	if v == nil {
-		return "null"
-	}
-	if f, ok := v.(float64); ok {
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
-}
+var (
+	lines = ddtest.Lines
+	atoi  = ddtest.Atoi
+	clock = ddtest.Clock
+	cell  = ddtest.Cell
+)
 
 func timeCell(p *int64) string {
 	if p == nil {
 		return "null"
 	}
-	us := *p
-	sign := ""
-	if us < 0 {
-		sign, us = "-", -us
-	}
-	s := us / 1_000_000
-	return fmt.Sprintf("%s%d:%02d:%02d", sign, s/3600, s/60%60, s%60)
+	return ddtest.TimeCell(*p)
 }
-
-var timeParseDuration = time.ParseDuration

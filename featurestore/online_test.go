@@ -18,6 +18,7 @@ import (
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/ddtest"
 	"github.com/fstore/fstore/internal/redistest"
 )
 
@@ -323,24 +324,6 @@ func (c *onlineCase) read(t *testing.T, keys []string, at int64) string {
 	return b.String()
 }
 
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func atoi(t testing.TB, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Fatalf("bad number %q", s)
-	}
-	return n
-}
-
 func optInt(t testing.TB, s string) *int64 {
 	if s == "-" {
 		return nil
@@ -368,54 +351,22 @@ func optFloat(t testing.TB, s string) *float64 {
 	return &f
 }
 
-// clock parses h:mm[:ss] (or a Go duration like 1h) into microseconds.
-func clock(t testing.TB, s string) int64 {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var us int64
-	if strings.Contains(s, ":") {
-		parts := strings.Split(s, ":")
-		var secs int64
-		for _, p := range parts {
-			secs = secs*60 + atoi(t, p)
-		}
-		for i := len(parts); i < 3; i++ {
-			secs *= 60
-		}
-		us = secs * 1_000_000
-	} else {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("bad time %q", s)
-		}
-		us = d.Microseconds()
-	}
-	if neg {
-		us = -us
-	}
-	return us
-}
+var (
+	lines = ddtest.Lines
+	atoi  = ddtest.Atoi
+	clock = ddtest.Clock
+)
 
 func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case compute.Timestamp:
-		return timeCell(int64(x))
+	if ts, ok := v.(compute.Timestamp); ok {
+		return timeCell(int64(ts))
 	}
-	return fmt.Sprint(v)
+	return ddtest.Cell(v)
 }
 
 func timeCell(us int64) string {
 	if us == math.MinInt64 {
 		return "never"
 	}
-	sign := ""
-	if us < 0 {
-		sign, us = "-", -us
-	}
-	s := us / 1_000_000
-	return fmt.Sprintf("%s%d:%02d:%02d", sign, s/3600, s/60%60, s%60)
+	return ddtest.TimeCell(us)
 }
