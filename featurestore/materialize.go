@@ -633,7 +633,6 @@ type valueBuilder struct {
 	// tiles pruned at the entity's latest event.
 	push bool
 	old  encoding.Value
-	col  []compute.Column // one-row columns of aggregated values
 }
 
 func (vb *valueBuilder) build(e int32, old []byte, dst []byte) ([]byte, bool, error) {

@@ -144,7 +144,7 @@ func OpenOnlineStore(url string, st *Store, t StoreTimeouts) (OnlineStore, error
 		}
 		return r, nil
 	}
-	return nil, fmt.Errorf("%w: online store %q: want pebble, redis://host:port/db or redis-cluster://host:port,...", ErrInvalidOptions, url)
+	return nil, fmt.Errorf("%w: online store %q: want pebble, redis://host:port/db or redis-cluster://h1:p1,h2:p2", ErrInvalidOptions, url)
 }
 
 // Dir returns the data directory.
