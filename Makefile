@@ -72,6 +72,9 @@ fuzz:
 	$(GO) test ./backfill -run '^$$' -fuzz '^FuzzDecodeSpill$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeValue$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeKey$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore -run '^$$' -fuzz '^FuzzDecodeJSONLines$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzParseURL$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzKeyLayout$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data
