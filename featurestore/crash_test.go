@@ -163,6 +163,15 @@ func TestMaterializeCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	advanced := 0
+	for i := range keys.Len {
+		if r.EventTS[i] > crashT1 {
+			advanced++
+		}
+	}
+	if advanced == 0 {
+		t.Fatalf("no entity holds an event after %d: the child was not killed mid-way", crashT1)
+	}
 
 	materialize(data, crashT2, false)
 	clean := filepath.Join(dir, "clean")

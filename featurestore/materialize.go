@@ -730,16 +730,21 @@ func (t *entityTable) write(ctx context.Context, store OnlineStore, ov *OnlineVi
 			defer wg.Done()
 			vb := &valueBuilder{ov: ov, tab: t, order: order, start: start, end: end, full: full, push: push}
 			var keys [][]byte
-			var arena []byte
+			var keyBuf, arena []byte
 			for {
 				bi := int(next.Add(1) - 1)
 				if bi >= batches || ctx.Err() != nil {
 					return
 				}
 				lo, hi := bi*opts.BatchSize, min((bi+1)*opts.BatchSize, n)
-				keys = keys[:0]
+				// Keys are copied into one reused buffer, not one
+				// allocation each; slices taken before it grows keep
+				// pointing at the bytes written then.
+				keys, keyBuf = keys[:0], keyBuf[:0]
 				for e := lo; e < hi; e++ {
-					keys = append(keys, []byte(t.keys[e]))
+					at := len(keyBuf)
+					keyBuf = append(keyBuf, t.keys[e]...)
+					keys = append(keys, keyBuf[at:len(keyBuf):len(keyBuf)])
 				}
 				arena = arena[:0]
 				update := store.Update

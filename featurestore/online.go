@@ -3,6 +3,8 @@ package featurestore
 import (
 	"context"
 	"time"
+
+	redisstore "github.com/fstore/fstore/featurestore/redis"
 )
 
 // OnlineStore is a key-value store holding fstore's online state: the keys
@@ -51,25 +53,8 @@ type OnlineStore interface {
 	Close() error
 }
 
-// StoreTimeouts bound every round trip to a networked online store.
-type StoreTimeouts struct {
-	// Dial bounds connecting. Default 2s.
-	Dial time.Duration
-	// Read and Write bound one round trip's socket reads and writes.
-	// Default 1s each.
-	Read, Write time.Duration
-}
-
-// WithDefaults returns t with unset fields set to their defaults.
-func (t StoreTimeouts) WithDefaults() StoreTimeouts {
-	if t.Dial <= 0 {
-		t.Dial = 2 * time.Second
-	}
-	if t.Read <= 0 {
-		t.Read = time.Second
-	}
-	if t.Write <= 0 {
-		t.Write = time.Second
-	}
-	return t
-}
+// StoreTimeouts bound every round trip to a networked online store: Dial
+// bounds connecting (default 2s), Read and Write one round trip's socket
+// reads and writes (default 1s each); zero fields take the defaults. It is
+// the Redis store's own type, so the defaults live in one place.
+type StoreTimeouts = redisstore.Timeouts

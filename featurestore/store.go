@@ -134,8 +134,7 @@ func OpenOnlineStore(url string, st *Store, t StoreTimeouts) (OnlineStore, error
 		}
 		return st.online, nil
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "redis-cluster://"):
-		t = t.WithDefaults()
-		r, err := redisstore.Open(url, redisstore.Timeouts{Dial: t.Dial, Read: t.Read, Write: t.Write})
+		r, err := redisstore.Open(url, t)
 		if errors.Is(err, redisstore.ErrInvalidURL) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
