@@ -49,52 +49,21 @@ type PushStats struct {
 // history row does.
 func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *compute.Batch, opts PushOptions) (PushStats, error) {
 	var st PushStats
-	if ov.Push == nil {
-		return st, fmt.Errorf("%w: view %q reads source %q, which is not a push source", ErrBadEvents, ov.Name, ov.historySourceName())
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1024
 	}
-	p := ov.Push
-	schema := p.Source.Schema
-	if len(events.Cols) != len(schema) {
-		return st, fmt.Errorf("%w: push source %q has %d columns, the events %d", ErrBadEvents, p.Source.Name, len(schema), len(events.Cols))
-	}
-	// Project the schema's columns onto the plan's input.
-	var in compute.Batch
-	in.Len = events.Len
-	for _, f := range p.Input.Fields {
-		ci := -1
-		for i, sf := range schema {
-			if sf.Name == f.Name {
-				ci = i
-			}
-		}
-		if ci < 0 || events.Cols[ci].Type != f.Type || events.Cols[ci].Len != events.Len {
-			return st, fmt.Errorf("%w: push source %q: column %q missing or not %s", ErrBadEvents, p.Source.Name, f.Name, f.Type)
-		}
-		in.Cols = append(in.Cols, events.Cols[ci])
+	in, latest, err := prepareEvents(ov, events)
+	if err != nil {
+		return st, err
 	}
 	st.Events = int64(events.Len)
 	if events.Len == 0 {
 		return st, nil
 	}
-	ts := in.Cols[p.Timestamp]
-	latest := int64(math.MinInt64)
-	for row := 0; row < in.Len; row++ {
-		for _, k := range p.Keys {
-			if in.Cols[k].Null(row) {
-				return st, fmt.Errorf("%w: event %d: join key %q is null", ErrBadEvents, row+1, p.Input.Fields[k].Name)
-			}
-		}
-		if ts.Null(row) {
-			return st, fmt.Errorf("%w: event %d: timestamp %q is null", ErrBadEvents, row+1, p.Input.Fields[p.Timestamp].Name)
-		}
-		latest = max(latest, ts.I64[row])
-	}
+	p := ov.Push
 	sc := newScanner(ov, p, math.MinInt64, latest)
 	tab := newEntityTable(p)
 	st.Applied = sc.add(&in, 0, tab)
@@ -106,7 +75,7 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 		return st, err
 	}
 	now := opts.Now().UnixMicro()
-	err := store.Update(ctx, [][]byte{metaKey(ov.ID, metaPushed)}, 0, func(_ int, old []byte) ([]byte, error) {
+	err = store.Update(ctx, [][]byte{metaKey(ov.ID, metaPushed)}, 0, func(_ int, old []byte) ([]byte, error) {
 		var w Watermark
 		if old != nil {
 			if err := decodePushed(old, &w); err != nil {
@@ -123,6 +92,60 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 	return st, unavailable(err)
 }
 
+// CheckEvents checks events for view ov as Push does before writing
+// anything, so that a caller pushing one batch into several views can
+// refuse it before any view is written.
+func CheckEvents(ov *OnlineView, events *compute.Batch) error {
+	_, _, err := prepareEvents(ov, events)
+	return err
+}
+
+// prepareEvents projects events onto ov's push plan input and checks
+// that no join key or event time is null; it returns the greatest event
+// time.
+func prepareEvents(ov *OnlineView, events *compute.Batch) (compute.Batch, int64, error) {
+	var in compute.Batch
+	if ov.Push == nil {
+		return in, 0, fmt.Errorf("%w: view %q reads source %q, which is not a push source", ErrBadEvents, ov.Name, ov.historySourceName())
+	}
+	p := ov.Push
+	schema := p.Source.Schema
+	if len(events.Cols) != len(schema) {
+		return in, 0, fmt.Errorf("%w: push source %q has %d columns, the events %d", ErrBadEvents, p.Source.Name, len(schema), len(events.Cols))
+	}
+	// Project the schema's columns onto the plan's input.
+	in.Len = events.Len
+	for _, f := range p.Input.Fields {
+		ci := -1
+		for i, sf := range schema {
+			if sf.Name == f.Name {
+				ci = i
+			}
+		}
+		if ci < 0 || events.Cols[ci].Type != f.Type || events.Cols[ci].Len != events.Len {
+			return in, 0, fmt.Errorf("%w: push source %q: column %q missing or not %s", ErrBadEvents, p.Source.Name, f.Name, f.Type)
+		}
+		in.Cols = append(in.Cols, events.Cols[ci])
+	}
+	latest := int64(math.MinInt64)
+	if in.Len == 0 {
+		return in, latest, nil
+	}
+	ts := in.Cols[p.Timestamp]
+	for row := 0; row < in.Len; row++ {
+		for _, k := range p.Keys {
+			if in.Cols[k].Null(row) {
+				return in, 0, fmt.Errorf("%w: event %d: join key %q is null", ErrBadEvents, row+1, p.Input.Fields[k].Name)
+			}
+		}
+		if ts.Null(row) {
+			return in, 0, fmt.Errorf("%w: event %d: timestamp %q is null", ErrBadEvents, row+1, p.Input.Fields[p.Timestamp].Name)
+		}
+		latest = max(latest, ts.I64[row])
+	}
+	return in, latest, nil
+}
+
 func (ov *OnlineView) historySourceName() string {
 	if ov.History != nil {
 		return ov.History.Source.Name
@@ -137,6 +160,7 @@ func (ov *OnlineView) historySourceName() string {
 type EventBuilder struct {
 	Source *def.Source
 	batch  compute.Batch
+	row    int // the row setters write: the last added, or one chosen by Row
 }
 
 // NewEventBuilder returns a builder for src's declared schema.
@@ -174,7 +198,12 @@ func (b *EventBuilder) AddRow() {
 		c.Valid.Clear(n)
 	}
 	b.batch.Len++
+	b.row = n
 }
+
+// Row makes the setters write row i (< Len) instead of the last row, for
+// decoders of column-major input.
+func (b *EventBuilder) Row(i int) { b.row = i }
 
 // grow extends c to n rows, keeping its values.
 func grow(c *compute.Column, n int) {
@@ -197,22 +226,23 @@ func grow(c *compute.Column, n int) {
 // Type returns the type of field i.
 func (b *EventBuilder) Type(i int) def.ValueType { return b.Source.Schema[i].Type }
 
-// SetInt64 sets field i of the last row; it must be INT64 or TIMESTAMP
+// SetInt64 sets field i of the current row (the last, unless Row chose
+// another); it must be INT64 or TIMESTAMP
 // (microseconds).
-func (b *EventBuilder) SetInt64(i int, v int64) { b.set(i).I64[b.batch.Len-1] = v }
+func (b *EventBuilder) SetInt64(i int, v int64) { b.set(i).I64[b.row] = v }
 
 // SetDouble sets DOUBLE field i of the last row.
-func (b *EventBuilder) SetDouble(i int, v float64) { b.set(i).F64[b.batch.Len-1] = v }
+func (b *EventBuilder) SetDouble(i int, v float64) { b.set(i).F64[b.row] = v }
 
 // SetBool sets BOOL field i of the last row.
-func (b *EventBuilder) SetBool(i int, v bool) { b.set(i).B[b.batch.Len-1] = v }
+func (b *EventBuilder) SetBool(i int, v bool) { b.set(i).B[b.row] = v }
 
 // SetString sets STRING field i of the last row.
-func (b *EventBuilder) SetString(i int, v string) { b.set(i).S[b.batch.Len-1] = v }
+func (b *EventBuilder) SetString(i int, v string) { b.set(i).S[b.row] = v }
 
 func (b *EventBuilder) set(i int) *compute.Column {
 	c := b.batch.Cols[i]
-	c.Valid.Set(b.batch.Len - 1)
+	c.Valid.Set(b.row)
 	return c
 }
 

@@ -123,17 +123,37 @@ func parseJSONTime(raw []byte) (int64, error) {
 		if json.Unmarshal(raw, &s) != nil {
 			return 0, fmt.Errorf("want TIMESTAMP, got %s", clip(raw))
 		}
-		tm, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return 0, fmt.Errorf("want an RFC 3339 TIMESTAMP, got %q", s)
-		}
-		return tm.UnixMicro(), nil
+		return ParseTime(s)
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || n == math.MinInt64 {
 		return 0, fmt.Errorf("want TIMESTAMP (RFC 3339 or integer microseconds), got %s", clip(raw))
 	}
 	return n, nil
+}
+
+// timeLayouts are the layouts ParseTime accepts after RFC 3339: the
+// space-separated form pandas writes (what Feast clients push), with or
+// without a zone; without one the time is UTC.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+}
+
+// ParseTime parses a TIMESTAMP string into microseconds since the epoch:
+// RFC 3339 ("2026-01-08T10:00:00Z"), or "2026-01-08 10:00:00[.ffffff]"
+// with an optional zone (UTC without one), as pandas and Feast write them.
+func ParseTime(s string) (int64, error) {
+	if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return tm.UnixMicro(), nil
+	}
+	for _, layout := range timeLayouts {
+		if tm, err := time.Parse(layout, s); err == nil {
+			return tm.UnixMicro(), nil
+		}
+	}
+	return 0, fmt.Errorf("want an RFC 3339 TIMESTAMP, got %q", s)
 }
 
 func clip(raw []byte) string {

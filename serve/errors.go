@@ -3,10 +3,12 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
 )
@@ -29,8 +31,10 @@ func code(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, registry.ErrNotFound):
 		return codes.NotFound
-	case errors.Is(err, registry.ErrClosed):
+	case errors.Is(err, registry.ErrClosed), errors.Is(err, featurestore.ErrStoreUnavailable), errors.Is(err, ErrUnservable):
 		return codes.Unavailable
+	case errors.Is(err, featurestore.ErrBadEvents):
+		return codes.InvalidArgument
 	case errors.Is(err, registry.ErrCorrupt):
 		return codes.DataLoss
 	case errors.Is(err, context.Canceled):
@@ -51,3 +55,30 @@ func grpcError(err error) error {
 	}
 	return status.Error(code(err), err.Error())
 }
+
+// ErrUnservable marks a request for a feature view or service that is
+// defined but cannot be served by this process (its plan did not compile
+// here, e.g. its source files are unreadable); it maps to Unavailable / 503.
+var ErrUnservable = errors.New("serve: not servable")
+
+// badRequest formats an ErrBadRequest error.
+func badRequest(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string        { return e.msg }
+func (e *requestError) Is(target error) bool { return target == ErrBadRequest }
+
+// notFoundError is a request naming an object that does not exist.
+type notFoundError struct {
+	what, name string
+	known      []string
+}
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("unknown %s %q%s", e.what, e.name, hintFor(e.name, e.known))
+}
+
+func (e *notFoundError) Is(target error) bool { return target == registry.ErrNotFound }

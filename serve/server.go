@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"google.golang.org/grpc"
@@ -33,6 +34,10 @@ import (
 type Config struct {
 	// Store is the open data directory to serve. Required.
 	Store *featurestore.Store
+	// Online is the online store features are read from and pushed to.
+	// Default Store.Online() (the data directory's Pebble). The server
+	// does not close it.
+	Online featurestore.OnlineStore
 	// HTTPAddr is the fasthttp listen address. Default ":6566".
 	HTTPAddr string
 	// GRPCAddr is the gRPC listen address. Default ":6570".
@@ -44,6 +49,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxRequestBodySize bounds HTTP request bodies. Default 4 MiB.
 	MaxRequestBodySize int
+	// Limits bound each feature request and push.
+	Limits Limits
+	// Now is the clock requests are evaluated at (freshness under TTLs,
+	// windows). Default time.Now; a fixed clock replays a past moment
+	// (demos, tests).
+	Now func() time.Time
 	// OnListen, if set, is called with the bound addresses once both
 	// servers accept connections (useful with port 0).
 	OnListen func(httpAddr, grpcAddr net.Addr)
@@ -109,6 +120,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Logger
 	reg := cfg.Store.Registry()
+	online := cfg.Online
+	if online == nil {
+		online = cfg.Store.Online()
+	}
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -126,6 +141,8 @@ func Run(ctx context.Context, cfg Config) error {
 	regSrv.stopping = stopping
 	gs := grpc.NewServer()
 	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
+	fs := newFeatureServer(online, reg, cfg.Limits, log, cfg.Now)
+	fstorev1.RegisterServingServiceServer(gs, servingServer{fs: fs})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -151,7 +168,15 @@ func Run(ctx context.Context, cfg Config) error {
 	gwHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw.ServeHTTP(w, r.WithContext(reqCtx))
 	})
-	front := &front{gateway: fasthttpadaptor.NewFastHTTPHandler(gwHandler), log: log}
+	fs.base = reqCtx
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	front := &front{
+		gateway: fasthttpadaptor.NewFastHTTPHandler(gwHandler),
+		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(fs.m.reg, promhttp.HandlerOpts{})),
+		fs:      fs,
+		log:     log,
+	}
 	hsrv := &fasthttp.Server{
 		Handler:                      front.handle,
 		Name:                         "fstore",
@@ -166,7 +191,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		fs.watch(watchCtx, reg)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -224,6 +253,7 @@ func Run(ctx context.Context, cfg Config) error {
 		<-stopped
 	}
 	cancelRequests()
+	stopWatch()
 	wg.Wait()
 	log.Info("fstore stopped")
 	return runErr
@@ -246,6 +276,8 @@ func advertiseAddr(a net.Addr) string {
 // front routes fasthttp requests.
 type front struct {
 	gateway fasthttp.RequestHandler
+	metrics fasthttp.RequestHandler
+	fs      *featureServer
 	ready   atomic.Bool
 	log     *slog.Logger
 }
@@ -254,12 +286,21 @@ var (
 	pathHealthz  = []byte("/healthz")
 	pathReadyz   = []byte("/readyz")
 	prefixV1Reg  = []byte("/v1/registry")
+	pathGetFeat  = []byte("/get-online-features")
+	pathPush     = []byte("/push")
+	pathMetrics  = []byte("/metrics")
 	jsonNotReady = []byte(`{"status":"not ready"}`)
 )
 
 func (f *front) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	switch {
+	case bytes.Equal(path, pathGetFeat):
+		f.fs.getOnlineFeatures(ctx)
+	case bytes.Equal(path, pathPush):
+		f.fs.push(ctx)
+	case bytes.Equal(path, pathMetrics):
+		f.metrics(ctx)
 	case bytes.Equal(path, pathHealthz):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -47,22 +47,33 @@ type testServer struct {
 // startServer runs a real server on loopback ports chosen by the kernel.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with setup run on the open store and the
+// configuration before the server starts.
+func startServerWith(t *testing.T, setup func(st *featurestore.Store, cfg *Config)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := featurestore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{
+		Store:    st,
+		HTTPAddr: "127.0.0.1:0",
+		GRPCAddr: "127.0.0.1:0",
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if setup != nil {
+		setup(st, &cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan [2]net.Addr, 1)
 	done := make(chan error, 1)
+	cfg.OnListen = func(h, g net.Addr) { listening <- [2]net.Addr{h, g} }
 	go func() {
-		done <- Run(ctx, Config{
-			Store:    st,
-			HTTPAddr: "127.0.0.1:0",
-			GRPCAddr: "127.0.0.1:0",
-			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-			OnListen: func(h, g net.Addr) { listening <- [2]net.Addr{h, g} },
-		})
+		done <- Run(ctx, cfg)
 	}()
 	var addrs [2]net.Addr
 	select {

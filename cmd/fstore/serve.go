@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,20 +12,35 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	var cfg serve.Config
-	var logFormat string
+	var logFormat, storeURL, asOf string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the registry API over gRPC and REST (and, as they land, features and predictions)",
+		Short: "Serve features over HTTP (Feast's JSON API) and gRPC, and the registry API",
 		Long: `serve opens the data directory and serves until interrupted (SIGINT or
 SIGTERM), then drains in-flight requests and exits.
 
-  gRPC  fstore.v1.RegistryService, grpc.health.v1.Health, server reflection
-  HTTP  GET /healthz, GET /readyz, and the REST mapping of the registry API:
+  HTTP  POST /get-online-features   features for entities (Feast's request and
+                                    response JSON)
+        POST /push                  events into the online state (Feast's shape)
+        GET  /metrics               Prometheus metrics
+        GET  /healthz, GET /readyz  liveness, readiness
+        the REST mapping of the registry API:
         POST /v1/registry:apply, POST /v1/registry:plan,
         GET /v1/registry[/KIND[/NAME]], GET /v1/registry:history
+  gRPC  fstore.v1.ServingService (GetOnlineFeatures, Push),
+        fstore.v1.RegistryService, grpc.health.v1.Health, server reflection
+
+Features are read from the online store given by --store (default: the
+data directory's embedded Pebble store). A new registry version (fstore
+apply while serving) is compiled and swapped in atomically: requests in
+flight finish on the version they started with.
 
 While it runs, other fstore commands on the same data directory are sent to
-it, so an apply is picked up without a restart.`,
+it, so an apply is picked up without a restart.
+
+Limits (per request): --max-entities (10000), --max-features (1000),
+--request-timeout (1s), --max-body-size (4 MiB). Requests over a limit get
+400 (413 for the body size).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var h slog.Handler
@@ -45,7 +61,23 @@ it, so an apply is picked up without a restart.`,
 			if err != nil {
 				return err
 			}
+			if asOf != "" {
+				us, err := featurestore.ParseTime(asOf)
+				if err != nil {
+					return joinErr(usageError{errorf("--as-of: %v", err)}, st.Close())
+				}
+				at := time.UnixMicro(us)
+				cfg.Now = func() time.Time { return at }
+			}
 			cfg.Store = st
+			if storeURL != "" && storeURL != "pebble" {
+				online, err := st.OpenOnline(storeURL, featurestore.StoreTimeouts{})
+				if err != nil {
+					return joinErr(err, st.Close())
+				}
+				defer online.Close()
+				cfg.Online = online
+			}
 			runErr := serve.Run(cmd.Context(), cfg)
 			return joinErr(runErr, st.Close())
 		},
@@ -56,5 +88,10 @@ it, so an apply is picked up without a restart.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long to drain in-flight requests on shutdown (default 10s)")
 	f.IntVar(&cfg.MaxRequestBodySize, "max-body-size", 0, "largest HTTP request body in bytes (default 4 MiB)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.IntVar(&cfg.Limits.MaxEntities, "max-entities", 0, "most entities per feature request, events per push (default 10000)")
+	f.IntVar(&cfg.Limits.MaxFeatures, "max-features", 0, "most features per request (default 1000)")
+	f.DurationVar(&cfg.Limits.RequestTimeout, "request-timeout", 0, "bound on one request's work, store calls included (default 1s)")
+	f.StringVar(&asOf, "as-of", "", "serve as if the time were this RFC 3339 time (replays and demos; default: the wall clock)")
+	storeFlag(cmd, &storeURL)
 	return cmd
 }

@@ -1,0 +1,373 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+	"google.golang.org/grpc/codes"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore"
+	"github.com/fstore/fstore/featurestore/registry"
+)
+
+// featureServer serves features and pushes, over HTTP and gRPC, from the
+// catalog of the latest registry version.
+type featureServer struct {
+	store featurestore.OnlineStore
+	cat   atomic.Pointer[catalog]
+	lim   Limits
+	pool  sync.Pool
+	m     *metrics
+	log   *slog.Logger
+	// base is the context requests derive their deadlines from; it ends
+	// when the server gives up draining.
+	base context.Context
+	now  func() time.Time
+}
+
+func newFeatureServer(store featurestore.OnlineStore, reg *registry.Registry, lim Limits, log *slog.Logger, now func() time.Time) *featureServer {
+	lim.EnsureDefaults()
+	if now == nil {
+		now = time.Now
+	}
+	fs := &featureServer{store: store, lim: lim, log: log, base: context.Background(), now: now}
+	fs.pool.New = func() any { return &onlineRequest{} }
+	fs.m = newMetrics(fs)
+	fs.load(reg.Latest())
+	return fs
+}
+
+// load compiles snap and swaps it in. Requests in flight finish on the
+// catalog they loaded; new ones see the new version whole.
+func (fs *featureServer) load(snap *registry.Snapshot) {
+	c := compileCatalog(snap)
+	fs.cat.Store(c)
+	fs.m.version.Set(float64(c.version))
+	for name, err := range c.broken {
+		fs.log.Warn("feature view cannot be served", "view", name, "registry_version", c.version, "err", err)
+	}
+	for name, err := range c.serviceErr {
+		fs.log.Warn("feature service cannot be served", "service", name, "registry_version", c.version, "err", err)
+	}
+}
+
+// watch swaps in every new registry version until ctx ends or the
+// registry closes.
+func (fs *featureServer) watch(ctx context.Context, reg *registry.Registry) {
+	for {
+		snap, err := reg.Wait(ctx, fs.cat.Load().version)
+		if err != nil {
+			return
+		}
+		start := time.Now()
+		fs.load(snap)
+		fs.m.reloads.Inc()
+		fs.log.Info("registry version loaded", "registry_version", snap.Version, "views", len(fs.cat.Load().views), "took", time.Since(start))
+	}
+}
+
+func (fs *featureServer) acquire() *onlineRequest {
+	r := fs.pool.Get().(*onlineRequest)
+	r.reset(fs.cat.Load(), &fs.lim)
+	return r
+}
+
+func (fs *featureServer) release(r *onlineRequest) {
+	r.cat, r.use = nil, nil
+	fs.pool.Put(r)
+}
+
+// getOnlineFeatures serves POST /get-online-features.
+func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	if !ctx.IsPost() {
+		fs.fail(ctx, epGetOnlineFeatures, start, errMethod)
+		return
+	}
+	r := fs.acquire()
+	defer fs.release(r)
+	err := r.decodeJSON(ctx.PostBody())
+	if err == nil {
+		err = r.resolve()
+	}
+	if err == nil {
+		c, cancel := context.WithTimeout(fs.base, fs.lim.RequestTimeout)
+		err = r.execute(c, fs.store, fs.m, fs.now().UnixMicro())
+		cancel()
+	}
+	if err != nil {
+		fs.fail(ctx, epGetOnlineFeatures, start, err)
+		return
+	}
+	r.out = r.appendJSON(r.out[:0])
+	ctx.SetContentType("application/json")
+	// Hand the buffer to fasthttp and keep the one it held: no copy.
+	r.out = ctx.Response.SwapBody(r.out)
+	fs.m.request(epGetOnlineFeatures, fasthttp.StatusOK, start, r.n, len(r.use.features))
+}
+
+var errMethod = &methodError{}
+
+type methodError struct{}
+
+func (*methodError) Error() string { return "method not allowed: use POST" }
+
+// fail writes err as {"error": "..."} with the status its kind maps to.
+func (fs *featureServer) fail(ctx *fasthttp.RequestCtx, ep int, start time.Time, err error) {
+	status := fasthttp.StatusMethodNotAllowed
+	kind := "bad_request"
+	if err != errMethod {
+		c := code(err)
+		status, kind = httpStatus(c), errorKind(c)
+	}
+	if status >= 500 {
+		fs.log.Warn("request failed", "endpoint", endpointNames[ep], "status", status, "err", err)
+	}
+	fs.m.failed(kind)
+	writeError(ctx, status, err.Error())
+	fs.m.request(ep, status, start, 0, 0)
+}
+
+// httpStatus maps a gRPC code to the HTTP status of the fasthttp
+// endpoints (the gateway's mapping, plus 413 for limits).
+func httpStatus(c codes.Code) int {
+	switch c {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+		return fasthttp.StatusBadRequest
+	case codes.NotFound:
+		return fasthttp.StatusNotFound
+	case codes.Unavailable:
+		return fasthttp.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return fasthttp.StatusGatewayTimeout
+	case codes.ResourceExhausted:
+		return fasthttp.StatusRequestEntityTooLarge
+	case codes.Canceled:
+		return 499
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// push serves POST /push with Feast's request shape:
+//
+//	{"push_source_name": "name", "df": {"column": [v, …], …}, "to": "online"}
+//
+// df may also be a list of row objects. The events go to every online
+// view reading the push source; they are checked for every view before
+// any is written.
+func (fs *featureServer) push(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	if !ctx.IsPost() {
+		fs.fail(ctx, epPush, start, errMethod)
+		return
+	}
+	cat := fs.cat.Load()
+	src, events, err := decodePushJSON(cat, ctx.PostBody(), fs.lim.MaxEntities)
+	var res pushResult
+	if err == nil {
+		c, cancel := context.WithTimeout(fs.base, fs.lim.RequestTimeout)
+		res, err = fs.pushEvents(c, cat, src, events)
+		cancel()
+	}
+	if err != nil {
+		fs.fail(ctx, epPush, start, err)
+		return
+	}
+	b := fmt.Appendf(nil, `{"events":%d,"views":[`, events.Len)
+	for i, v := range res.views {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"view":%s,"applied":%d,"entities":%d}`, appendJSONString(nil, v.view), v.stats.Applied, v.stats.Entities)
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	fs.m.request(epPush, fasthttp.StatusOK, start, events.Len, 0)
+}
+
+type pushResult struct {
+	views []viewPush
+}
+
+type viewPush struct {
+	view  string
+	stats featurestore.PushStats
+}
+
+// pushEvents applies events of push source src to every online view
+// reading it, after checking them for all.
+func (fs *featureServer) pushEvents(ctx context.Context, cat *catalog, src string, events *compute.Batch) (pushResult, error) {
+	var res pushResult
+	views := cat.pushSources[src]
+	for _, ov := range views {
+		if err := featurestore.CheckEvents(ov, events); err != nil {
+			return res, fmt.Errorf("view %q: %w", ov.Name, err)
+		}
+	}
+	for _, ov := range views {
+		start := time.Now()
+		st, err := featurestore.Push(ctx, fs.store, ov, events, featurestore.PushOptions{Now: fs.now})
+		fs.m.storeWrite(time.Since(start))
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return res, fmt.Errorf("push into view %q (views before it in %v are written): %w", ov.Name, res.viewNames(), err)
+		}
+		res.views = append(res.views, viewPush{view: ov.Name, stats: st})
+	}
+	return res, nil
+}
+
+func (r pushResult) viewNames() []string {
+	names := make([]string, len(r.views))
+	for i, v := range r.views {
+		names[i] = v.view
+	}
+	return names
+}
+
+// decodePushJSON decodes a Feast push request into events of its push
+// source, checking every value's type.
+func decodePushJSON(cat *catalog, body []byte, maxEvents int) (string, *compute.Batch, error) {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return "", nil, malformed(body, err)
+	}
+	obj, err := v.Object()
+	if err != nil {
+		return "", nil, badRequest("request body: want a JSON object, got %s", v.Type())
+	}
+	var name string
+	var df *fastjson.Value
+	var ferr error
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if ferr != nil {
+			return
+		}
+		switch string(key) {
+		case "push_source_name":
+			b, err := v.StringBytes()
+			if err != nil {
+				ferr = badRequest("push_source_name: want a string, got %s", clipJSON(v))
+			}
+			name = string(b)
+		case "df":
+			df = v
+		case "to":
+			b, _ := v.StringBytes()
+			if string(b) != "online" {
+				ferr = badRequest("to: %s is not supported; fstore pushes into the online store only (\"to\": \"online\"); offline history comes from the push source's batch source", clipJSON(v))
+			}
+		case "allow_registry_cache":
+		default:
+			ferr = badRequest("unknown field %q (want push_source_name, df, to)", key)
+		}
+	})
+	if ferr != nil {
+		return "", nil, ferr
+	}
+	if name == "" {
+		return "", nil, badRequest("push_source_name: missing")
+	}
+	src := cat.ix.Source(name)
+	if src == nil || len(cat.pushSources[name]) == 0 {
+		known := make([]string, 0, len(cat.pushSources))
+		for n := range cat.pushSources {
+			known = append(known, n)
+		}
+		sort.Strings(known)
+		if src != nil {
+			return "", nil, badRequest("push_source_name: source %q is not a push source read by an online view", name)
+		}
+		return "", nil, &notFoundError{what: "push source", name: name, known: known}
+	}
+	if df == nil {
+		return "", nil, badRequest("df: missing")
+	}
+	b := featurestore.NewEventBuilder(src)
+	var raw []byte
+	set := func(row int, col []byte, v *fastjson.Value) error {
+		i, err := b.Field(string(col))
+		if err != nil {
+			return badRequest("df: %v", err)
+		}
+		raw = v.MarshalTo(raw[:0])
+		if err := featurestore.SetJSONValue(b, i, raw); err != nil {
+			return badRequest("df.%s[%d]: %v", col, row, err)
+		}
+		return nil
+	}
+	switch df.Type() {
+	case fastjson.TypeObject:
+		o, _ := df.Object()
+		n := -1
+		var first []byte
+		o.Visit(func(key []byte, v *fastjson.Value) {
+			if ferr != nil {
+				return
+			}
+			arr, err := v.Array()
+			if err != nil {
+				ferr = badRequest("df.%s: want an array of values, got %s", key, clipJSON(v))
+				return
+			}
+			if n < 0 {
+				n, first = len(arr), key
+				if n > maxEvents {
+					ferr = badRequest("df: %d events, more than the limit of %d", n, maxEvents)
+					return
+				}
+				for range n {
+					b.AddRow()
+				}
+			} else if len(arr) != n {
+				ferr = badRequest("df: column %q has %d values but %q has %d", key, len(arr), first, n)
+				return
+			}
+			for row, x := range arr {
+				b.Row(row)
+				if err := set(row, key, x); err != nil {
+					ferr = err
+					return
+				}
+			}
+		})
+	case fastjson.TypeArray:
+		rows, _ := df.Array()
+		if len(rows) > maxEvents {
+			return "", nil, badRequest("df: %d events, more than the limit of %d", len(rows), maxEvents)
+		}
+		for row, rv := range rows {
+			o, err := rv.Object()
+			if err != nil {
+				return "", nil, badRequest("df[%d]: want an object, got %s", row, clipJSON(rv))
+			}
+			b.AddRow()
+			o.Visit(func(key []byte, v *fastjson.Value) {
+				if ferr == nil {
+					ferr = set(row, key, v)
+				}
+			})
+			if ferr != nil {
+				break
+			}
+		}
+	default:
+		return "", nil, badRequest("df: want an object of columns or an array of rows, got %s", clipJSON(df))
+	}
+	if ferr != nil {
+		return "", nil, ferr
+	}
+	return name, b.Batch(), nil
+}
