@@ -75,6 +75,8 @@ fuzz:
 	$(GO) test ./featurestore -run '^$$' -fuzz '^FuzzDecodeJSONLines$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzParseURL$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzKeyLayout$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzGetOnlineFeaturesRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzPushRequest$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data

@@ -32,6 +32,10 @@ type Options struct {
 	ReadOnly bool
 	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
 	CacheSize int64
+	// RowCacheSize is the memory of the embedded online store's cache of
+	// recently read values, in bytes: a read that hits skips Pebble's seek
+	// (see featurestore/pebble). Default 128 MiB; negative: no cache.
+	RowCacheSize int64
 	// Logger receives Pebble's informational logs. Default: discarded, so
 	// that CLI output stays clean; errors still surface as returned errors.
 	Logger pebble.Logger
@@ -51,6 +55,9 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 64 << 20
+	}
+	if c.RowCacheSize == 0 {
+		c.RowCacheSize = 128 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = quietLogger{}
@@ -108,7 +115,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("featurestore: cannot open registry in %s: %w", dir, err), db.Close(), unlock())
 	}
-	return &Store{dir: dir, db: db, registry: reg, online: pebblestore.New(db, nil), unlock: unlock}, nil
+	return &Store{dir: dir, db: db, registry: reg, online: pebblestore.New(db, &pebblestore.Options{RowCacheSize: opts.RowCacheSize}), unlock: unlock}, nil
 }
 
 // Online returns the embedded online store: the online state in the data

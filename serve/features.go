@@ -90,6 +90,7 @@ type onlineRequest struct {
 	nameSeen map[string]string
 	parser   fastjson.Parser
 	out      []byte
+	fs       *featureServer
 	tsBuf    []byte
 	tsEnd    []int32 // by entity: end of its timestamp in tsBuf
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -601,14 +602,26 @@ func TestAppendJSONString(t *testing.T) {
 			t.Fatalf("%q → %s → %q", s, b, got)
 		}
 	}
-	for _, f := range []float64{0, -1.5, 1e21, 1e-7, math.MaxFloat64, 5e-324} {
+	r := rand.New(rand.NewPCG(7, 8))
+	floats := []float64{0, math.Copysign(0, -1), -1.5, 1e21, 1e-7, 1e-6, 123456789012345678, 0.1, 100, 1.5e20, -9.99e-5, math.MaxFloat64, 5e-324}
+	for range 20000 {
+		floats = append(floats, math.Float64frombits(r.Uint64()), r.Float64(), r.NormFloat64()*1e6, float64(r.IntN(1e6))/100)
+	}
+	for _, f := range floats {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
 		var c compute.Column
 		c.Reset(def.Double, 1)
 		c.F64[0] = f
 		b := appendValue(nil, &c, 0)
 		var got float64
-		if err := json.Unmarshal(b, &got); err != nil || got != f {
+		if err := json.Unmarshal(b, &got); err != nil || got != f || math.Signbit(got) != math.Signbit(f) {
 			t.Fatalf("%v → %s → %v %v", f, b, got, err)
+		}
+		// The same text encoding/json writes.
+		if want, _ := json.Marshal(f); string(b) != string(want) && !(f == 0 && math.Signbit(f)) {
+			t.Fatalf("%v → %s, encoding/json writes %s", f, b, want)
 		}
 	}
 }

@@ -336,7 +336,7 @@ func appendValue(b []byte, c *compute.Column, i int) []byte {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(b, "null"...)
 		}
-		return strconv.AppendFloat(b, f, 'g', -1, 64)
+		return appendFloat(b, f)
 	case def.Bool:
 		return strconv.AppendBool(b, c.B[i])
 	case def.String:
@@ -346,6 +346,66 @@ func appendValue(b []byte, c *compute.Column, i int) []byte {
 	}
 	return append(b, "null"...)
 }
+
+// appendFloat appends f's shortest round-tripping decimal form, laid out
+// as encoding/json does: plain decimal for 1e-6 <= |f| < 1e21, exponent
+// form otherwise. It formats the digits once with 'e' (strconv's 'g'
+// costs a third more) and moves the decimal point itself.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		b = strconv.AppendFloat(b, f, 'e', -1, 64)
+		// e-07 → e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+		return b
+	}
+	if abs == 0 {
+		if math.Signbit(f) {
+			return append(b, "-0"...)
+		}
+		return append(b, '0')
+	}
+	if f < 0 {
+		b = append(b, '-')
+		f = -f
+	}
+	var scratch [32]byte
+	e := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)
+	// e is d[.ddd]e±XX (two or three exponent digits).
+	mark := len(e) - 4
+	if e[mark] != 'e' {
+		mark--
+	}
+	exp := int(e[mark+2]-'0')*10 + int(e[mark+3]-'0')
+	if mark+4 < len(e) {
+		exp = exp*10 + int(e[mark+4]-'0')
+	}
+	var rest []byte // the digits after the first
+	if mark > 1 {
+		rest = e[2:mark]
+	}
+	if e[mark+1] == '-' { // 0.000ddd
+		b = append(b, '0', '.')
+		b = append(b, zeros[:exp-1]...)
+		b = append(b, e[0])
+		return append(b, rest...)
+	}
+	b = append(b, e[0])
+	if exp >= len(rest) { // ddd000
+		b = append(b, rest...)
+		return append(b, zeros[:exp-len(rest)]...)
+	}
+	b = append(b, rest[:exp]...) // dd.ddd
+	b = append(b, '.')
+	return append(b, rest[exp:]...)
+}
+
+// zeros pads appendFloat's plain decimals (|f| < 1e21: at most 20 zeros;
+// >= 1e-6: at most 5).
+var zeros = []byte("000000000000000000000000")
 
 const hexDigits = "0123456789abcdef"
 

@@ -76,6 +76,7 @@ func (fs *featureServer) watch(ctx context.Context, reg *registry.Registry) {
 
 func (fs *featureServer) acquire() *onlineRequest {
 	r := fs.pool.Get().(*onlineRequest)
+	r.fs = fs
 	r.reset(fs.cat.Load(), &fs.lim)
 	return r
 }
@@ -83,6 +84,19 @@ func (fs *featureServer) acquire() *onlineRequest {
 func (fs *featureServer) release(r *onlineRequest) {
 	r.cat, r.use = nil, nil
 	fs.pool.Put(r)
+}
+
+// requestKey is the fasthttp user value under which a request's state
+// waits for its response to be written.
+var requestKey any = requestKeyType{}
+
+type requestKeyType struct{}
+
+// Close returns r to its server's pool; fasthttp calls it when it resets
+// the request whose response r's buffer holds.
+func (r *onlineRequest) Close() error {
+	r.fs.release(r)
+	return nil
 }
 
 // getOnlineFeatures serves POST /get-online-features.
@@ -93,7 +107,6 @@ func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r := fs.acquire()
-	defer fs.release(r)
 	err := r.decodeJSON(ctx.PostBody())
 	if err == nil {
 		err = r.resolve()
@@ -104,13 +117,18 @@ func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
 		cancel()
 	}
 	if err != nil {
+		fs.release(r)
 		fs.fail(ctx, epGetOnlineFeatures, start, err)
 		return
 	}
-	r.out = r.appendJSON(r.out[:0])
 	ctx.SetContentType("application/json")
-	// Hand the buffer to fasthttp and keep the one it held: no copy.
-	r.out = ctx.Response.SwapBody(r.out)
+	// The response body is r's own buffer, handed to fasthttp without a
+	// copy; fasthttp closes r (returning it to the pool) once the response
+	// is written, so the buffer keeps its capacity from request to request
+	// whatever fasthttp's body pool decides.
+	r.out = r.appendJSON(r.out[:0])
+	ctx.Response.SetBodyRaw(r.out)
+	ctx.SetUserValue(requestKey, r)
 	fs.m.request(epGetOnlineFeatures, fasthttp.StatusOK, start, r.n, len(r.use.features))
 }
 

@@ -37,6 +37,9 @@ type Options struct {
 	// a crash loses at most the latest writes, never reorders them; a
 	// writer that needs a durability point calls Flush.
 	Sync bool
+	// RowCacheSize is the memory, in bytes, of the cache of recently read
+	// values in front of Pebble (see rowCache). 0: no cache.
+	RowCacheSize int64
 }
 
 // Store is an online store over a Pebble database.
@@ -46,6 +49,7 @@ type Store struct {
 	wo    *pdb.WriteOptions
 	seed  maphash.Seed
 	locks [256]sync.Mutex
+	cache *rowCache // nil: none
 }
 
 // New returns a store over db. The store does not own db: Close leaves it
@@ -58,6 +62,9 @@ func New(db *pdb.DB, o *Options) *Store {
 		}
 		if o.Sync {
 			s.wo = pdb.Sync
+		}
+		if o.RowCacheSize > 0 {
+			s.cache = newRowCache(o.RowCacheSize)
 		}
 	}
 	return s
@@ -113,8 +120,11 @@ func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []b
 		return err
 	}
 	now := s.now().UnixMicro()
+	if s.cache != nil {
+		return s.getCached(ctx, keys, now, fn)
+	}
 	if len(keys) > 4 {
-		return s.getSorted(ctx, keys, now, fn)
+		return s.getSorted(ctx, keys, now, fn, nil)
 	}
 	for i, k := range keys {
 		v, closer, err := s.db.Get(k)
@@ -136,6 +146,56 @@ func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []b
 	return nil
 }
 
+// getCached serves keys from the row cache and reads the misses from
+// Pebble, caching what it finds (and what it does not).
+func (s *Store) getCached(ctx context.Context, keys [][]byte, now int64, fn func(i int, value []byte)) error {
+	ms := missPool.Get().(*missScratch)
+	defer missPool.Put(ms)
+	ms.idx, ms.gens, ms.found = ms.idx[:0], ms.gens[:0], ms.found[:0]
+	for i, k := range keys {
+		frame, ok, gen := s.cache.get(k)
+		if !ok {
+			ms.idx = append(ms.idx, int32(i))
+			ms.gens = append(ms.gens, gen)
+			ms.found = append(ms.found, false)
+			continue
+		}
+		if len(frame) == 0 {
+			continue // cached as absent
+		}
+		val, live, err := unframe(frame, now)
+		if err != nil {
+			return err
+		}
+		if live {
+			fn(i, val)
+		}
+	}
+	if len(ms.idx) == 0 {
+		return nil
+	}
+	err := s.getSorted(ctx, keys, now, fn, ms)
+	if err != nil {
+		return err
+	}
+	for m, i := range ms.idx {
+		if !ms.found[m] {
+			s.cache.put(keys[i], nil, ms.gens[m])
+		}
+	}
+	return nil
+}
+
+// missScratch lists the keys a cached Get did not find in the cache:
+// their indexes, the cache generations seen, and whether Pebble had them.
+type missScratch struct {
+	idx   []int32
+	gens  []uint64
+	found []bool
+}
+
+var missPool = sync.Pool{New: func() any { return new(missScratch) }}
+
 // getScratch is the per-call state of getSorted, pooled.
 type getScratch struct {
 	order []int32
@@ -144,21 +204,42 @@ type getScratch struct {
 
 var getPool = sync.Pool{New: func() any { return new(getScratch) }}
 
-func (s *Store) getSorted(ctx context.Context, keys [][]byte, now int64, fn func(i int, value []byte)) error {
+// getSorted reads keys (only those listed by ms, when not nil) with one
+// iterator, in key order; with ms it caches every value it finds.
+func (s *Store) getSorted(ctx context.Context, keys [][]byte, now int64, fn func(i int, value []byte), ms *missScratch) error {
 	sc := getPool.Get().(*getScratch)
 	defer getPool.Put(sc)
 	sc.order = sc.order[:0]
-	for i := range keys {
-		sc.order = append(sc.order, int32(i))
+	if ms != nil {
+		// order holds positions in ms.idx; keys are compared through it.
+		for m := range ms.idx {
+			sc.order = append(sc.order, int32(m))
+		}
+		sc.keys = sc.keys[:0]
+		for _, i := range ms.idx {
+			sc.keys = append(sc.keys, keys[i])
+		}
+		slices.SortFunc(sc.order, sc.compare)
+	} else {
+		for i := range keys {
+			sc.order = append(sc.order, int32(i))
+		}
+		sc.keys = keys
+		slices.SortFunc(sc.order, sc.compare)
 	}
-	sc.keys = keys
-	slices.SortFunc(sc.order, sc.compare)
-	sc.keys = nil
+	sc.keys = sc.keys[:0]
+	if ms == nil {
+		sc.keys = nil
+	}
 	it, err := s.db.NewIterWithContext(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("pebble store: get: %w", err)
 	}
-	for _, i := range sc.order {
+	for _, o := range sc.order {
+		i := o
+		if ms != nil {
+			i = ms.idx[o]
+		}
 		k := keys[i]
 		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
 			continue
@@ -167,6 +248,10 @@ func (s *Store) getSorted(ctx context.Context, keys [][]byte, now int64, fn func
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("pebble store: get: %w", err)
+		}
+		if ms != nil {
+			ms.found[o] = true
+			s.cache.put(k, raw, ms.gens[o])
 		}
 		val, live, err := unframe(raw, now)
 		if err != nil {
@@ -203,11 +288,22 @@ func (s *Store) Put(ctx context.Context, keys, values [][]byte, ttl time.Duratio
 			return fmt.Errorf("pebble store: put: %w", err)
 		}
 	}
-	return s.commit(b)
+	return s.commit(b, keys)
 }
 
-func (s *Store) commit(b *pdb.Batch) error {
-	if err := b.Commit(s.wo); err != nil {
+// commit applies b, which writes (some of) keys, and drops keys from the
+// row cache.
+func (s *Store) commit(b *pdb.Batch, keys [][]byte) error {
+	err := b.Commit(s.wo)
+	if s.cache != nil {
+		// After the commit: a reader that misses from now on reads the
+		// new values, and one that read before cannot cache what it read.
+		// Also after a failed commit, which may have applied part.
+		for _, k := range keys {
+			s.cache.invalidate(k)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("pebble store: commit: %w", err)
 	}
 	return nil
@@ -275,7 +371,7 @@ func (s *Store) Update(ctx context.Context, keys [][]byte, ttl time.Duration, fn
 	if b.Empty() {
 		return nil
 	}
-	return s.commit(b)
+	return s.commit(b, keys)
 }
 
 // Delete implements featurestore.OnlineStore.
@@ -290,7 +386,7 @@ func (s *Store) Delete(ctx context.Context, keys [][]byte) error {
 			return fmt.Errorf("pebble store: delete: %w", err)
 		}
 	}
-	return s.commit(b)
+	return s.commit(b, keys)
 }
 
 // Scan implements featurestore.OnlineStore; keys come in ascending order.

@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore"
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// TestServeData: the generated dataset applies, materialises into the
+// embedded store, and every entity reads back PRESENT from both views,
+// with the latest of its rows.
+func TestServeData(t *testing.T) {
+	dir := t.TempDir()
+	data := ServeData{Dir: dir, Entities: 1000, Seed: 3}
+	if err := data.Generate(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := featurestore.Open(filepath.Join(dir, "fstore-data"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if ok, err := data.Loaded(ctx, st.Online(), st); err != nil || ok {
+		t.Fatalf("loaded before Load: %v, %v", ok, err)
+	}
+	if err := data.Load(ctx, st.Online(), st); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := data.Loaded(ctx, st.Online(), st); err != nil || !ok {
+		t.Fatalf("not loaded after Load: %v, %v", ok, err)
+	}
+	ix := st.Registry().Latest().Index
+	for _, s := range []string{"s10", "s50"} {
+		if ix.Lookup(def.KindFeatureService, s) == nil {
+			t.Errorf("no feature service %s", s)
+		}
+	}
+
+	keys := &compute.Column{}
+	keys.Reset(def.Int64, data.Entities)
+	for i := range keys.I64 {
+		keys.I64[i] = int64(i)
+	}
+	f1 := map[string][]float64{}
+	for _, view := range ServeViews {
+		v := ix.FeatureView(view)
+		if v == nil || !v.Online || v.TTL != 0 {
+			t.Fatalf("view %s: %+v", view, v)
+		}
+		ov, err := featurestore.CompileOnline(ix, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r featurestore.ReadResult
+		if err := featurestore.Read(ctx, st.Online(), ov, []*compute.Column{keys}, keys.Len, time.Now().UnixMicro(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"fv10": 10, "fv50": 50}[view]; len(r.Status) != want {
+			t.Fatalf("%s: %d outputs, want %d", view, len(r.Status), want)
+		}
+		for o, col := range r.Status {
+			for i, s := range col {
+				if s != featurestore.Present {
+					t.Fatalf("%s output %d entity %d: %s", view, o, i, s)
+				}
+			}
+		}
+		for i, ts := range r.EventTS {
+			if want := base + 3_600_000_000 + int64(i); ts != want {
+				t.Fatalf("%s entity %d: event time %d, want the latest row's %d", view, i, ts, want)
+			}
+		}
+		f1[view] = slices.Clone(r.Values[0].F64)
+	}
+	// Both views read the same file, so they agree on f1.
+	if !slices.Equal(f1["fv10"], f1["fv50"]) {
+		t.Fatal("fv10:f1 and fv50:f1 differ")
+	}
+}
+
+type feastRequest struct {
+	Features []string           `json:"features"`
+	Entities map[string][]int64 `json:"entities"`
+}
+
+func TestServeBodies(t *testing.T) {
+	for _, c := range []struct {
+		shape    string
+		n        int
+		features []string
+	}{
+		{"1x10", 1, []string{"fv10:f1", "fv10:f2", "fv10:f3", "fv10:f4", "fv10:f5", "fv10:f6", "fv10:f7", "fv10:f8", "fv10:f9", "fv10:f10"}},
+		{"100x10", 100, nil},
+		{"100x50", 100, nil},
+	} {
+		bodies := ServeBodies(c.shape, 500, 20, 9)
+		if len(bodies) != 20 {
+			t.Fatalf("%s: %d bodies", c.shape, len(bodies))
+		}
+		if again := ServeBodies(c.shape, 500, 20, 9); !slices.EqualFunc(bodies, again, bytes.Equal) {
+			t.Fatalf("%s: not deterministic", c.shape)
+		}
+		if other := ServeBodies(c.shape, 500, 20, 10); slices.EqualFunc(bodies, other, bytes.Equal) {
+			t.Fatalf("%s: seed ignored", c.shape)
+		}
+		_, m, _ := ParseServeShape(c.shape)
+		for _, b := range bodies {
+			var req feastRequest
+			if err := json.Unmarshal(b, &req); err != nil {
+				t.Fatalf("%s: %v: %s", c.shape, err, b)
+			}
+			if len(req.Features) != m || (c.features != nil && !slices.Equal(req.Features, c.features)) {
+				t.Fatalf("%s: features %v", c.shape, req.Features)
+			}
+			ids := req.Entities["entity_id"]
+			if len(req.Entities) != 1 || len(ids) != c.n {
+				t.Fatalf("%s: entities %v", c.shape, req.Entities)
+			}
+			for _, id := range ids {
+				if id < 0 || id >= 500 {
+					t.Fatalf("%s: entity id %d outside [0, 500)", c.shape, id)
+				}
+			}
+		}
+	}
+	if !strings.HasPrefix(string(ServeBodies("100x50", 0, 1, 0)[0]), `{"features":["fv50:f1","fv50:f2",`) {
+		t.Fatal("100x50 does not read fv50")
+	}
+	for _, bad := range []string{"", "10", "x10", "0x10", "1x11", "ax10", "1x10x"} {
+		if _, _, err := ParseServeShape(bad); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("shape %q: %v", bad, err)
+		}
+	}
+}
+
+func TestFormatServeTable(t *testing.T) {
+	var b strings.Builder
+	err := FormatServeTable(&b, []ServeResult{
+		{Shape: "1x10", Conns: 1, Store: "pebble", Saturation: 12345.6, Load: LoadResult{
+			Throughput: 6170, P50: 87 * time.Microsecond, P99: 1234 * time.Microsecond,
+			P999: 15 * time.Millisecond, Max: 1500 * time.Millisecond, ProcessCPUPerRequest: 41 * time.Microsecond}},
+		{Shape: "100x50", Conns: 64, Store: storeName("redis://:secret@localhost:6379/0"), Saturation: 900, Load: LoadResult{Errors: 2, Dropped: 3}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Log("\n" + out)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, want := range []string{"12346", "6170", "87.0µs", "1.23ms", "15.0ms", "1.50s", "41.0µs"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row %q lacks %q", lines[1], want)
+		}
+	}
+	if strings.Contains(out, "secret") {
+		t.Error("the Redis password is printed")
+	}
+	// Aligned: every line equally wide (right-aligned columns).
+	w := utf8.RuneCountInString
+	if w(lines[0]) != w(lines[1]) || w(lines[1]) != w(lines[2]) {
+		t.Errorf("lines of %d, %d and %d characters", w(lines[0]), w(lines[1]), w(lines[2]))
+	}
+}
+
+func TestServeRunInvalid(t *testing.T) {
+	for _, c := range []ServeRun{
+		{},
+		{Dir: t.TempDir(), Shapes: []string{"1x7"}},
+		{Dir: t.TempDir(), Conns: []int{0}},
+	} {
+		if err := c.Run(context.Background(), func(ServeResult) {}); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}

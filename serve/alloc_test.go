@@ -1,0 +1,50 @@
+//go:build !race
+
+package serve
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestGetOnlineFeaturesAllocs proves that a request's steady-state
+// allocations are a constant, whatever its entity and feature counts: the
+// request state, parser, read buffers and response buffer are all reused.
+func TestGetOnlineFeaturesAllocs(t *testing.T) {
+	const entities = 2000
+	fs := wideServer(t, entities, 50)
+	r := rand.New(rand.NewPCG(5, 6))
+	allocs := func(ne, nf int) float64 {
+		bodies := make([][]byte, 8)
+		for i := range bodies {
+			bodies[i] = wideBody(r, entities, ne, nf)
+		}
+		var ctx fasthttp.RequestCtx
+		i := 0
+		run := func() {
+			call(fs, &ctx, bodies[i%len(bodies)])
+			i++
+			if ctx.Response.StatusCode() != 200 {
+				t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+		for range 20 { // warm the pools up to this shape
+			run()
+		}
+		return testing.AllocsPerRun(200, run)
+	}
+	small := allocs(1, 1)
+	for _, shape := range []struct{ ne, nf int }{{1, 50}, {100, 10}, {500, 50}} {
+		if got := allocs(shape.ne, shape.nf); got > small {
+			t.Errorf("%d entities × %d features: %.1f allocations per request, 1 × 1: %.1f; want no growth", shape.ne, shape.nf, got, small)
+		}
+	}
+	// The constant: the per-request timeout context (timer and context),
+	// nothing per entity or feature.
+	if small > 6 {
+		t.Errorf("%.1f allocations per request; want at most 6", small)
+	}
+	t.Logf("%.1f allocations per request", small)
+}
