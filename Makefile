@@ -25,9 +25,29 @@ test: proto-tools redis
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
-## quickstart: generate the example, apply it, print the registry, build a training set
+QS_HTTP ?= 127.0.0.1:6566
+QS_GRPC ?= 127.0.0.1:6570
+QS_BODY  = {"feature_service": "driver_ranking", "entities": {"driver_id": [1001, 1002, 999999]}}
+QS_PUSH  = {"push_source_name": "trips_live", "to": "online", "df": {"trip_id": [900001], "driver_id": [1001], "rider_id": [7], "event_ts": ["2026-01-07 23:55:00"], "fare": [42.0], "completed": [true]}}
+
+## quickstart: generate the example, apply it, build a training set, materialise it,
+## then start the server, fetch features with a Feast-shaped request through curl,
+## push a live event, fetch again, and stop the server
 quickstart: build
 	./bin/fstore quickstart --dir quickstart
+	@command -v curl >/dev/null 2>&1 || { echo "quickstart: curl is needed for the serving part"; exit 1; }
+	@echo "==> fstore serve --http $(QS_HTTP) --grpc $(QS_GRPC) --as-of 2026-01-08T00:00:00Z"
+	@./bin/fstore serve --http $(QS_HTTP) --grpc $(QS_GRPC) --as-of 2026-01-08T00:00:00Z --quiet & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 1 100); do curl -sf http://$(QS_HTTP)/readyz >/dev/null && break; sleep 0.1; done; \
+	printf '%s\n' '$(QS_BODY)' > quickstart/request.json; printf '%s\n' '$(QS_PUSH)' > quickstart/push.json; \
+	echo "==> curl -X POST http://$(QS_HTTP)/get-online-features -d @quickstart/request.json"; cat quickstart/request.json; \
+	curl -sS -X POST http://$(QS_HTTP)/get-online-features -H 'Content-Type: application/json' -d @quickstart/request.json || exit 1; echo; \
+	echo "==> curl -X POST http://$(QS_HTTP)/push -d @quickstart/push.json"; cat quickstart/push.json; \
+	curl -sS -X POST http://$(QS_HTTP)/push -H 'Content-Type: application/json' -d @quickstart/push.json || exit 1; echo; \
+	echo "==> curl -X POST http://$(QS_HTTP)/get-online-features (driver_trips after the push)"; \
+	curl -sS -X POST http://$(QS_HTTP)/get-online-features -d '{"features": ["driver_trips:trips_24h", "driver_trips:fare_max_24h"], "entities": {"driver_id": [1001]}}' || exit 1; echo; \
+	echo "==> stopping the server"
 
 ## proto: regenerate the protobuf code under proto/ (committed)
 proto: proto-tools
@@ -60,9 +80,11 @@ lint: proto-tools
 	staticcheck ./...
 	buf lint
 
-## bench: every Go benchmark, with allocations (compare runs with benchstat)
-bench:
+## bench: every Go benchmark, with allocations (compare runs with benchstat),
+## then the feature server's load scenario over loopback (Pebble, 8 connections)
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	./bin/fstore bench serve --dir $${TMPDIR:-/tmp}/fstore-bench-serve --conns 8 --duration 4s
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -281,7 +281,7 @@ type ServeRun struct {
 	// 100x10, 100x50.
 	Shapes []string
 	// Conns are the connection counts to run each shape with. Default 1,
-	// 8, 64.
+	// 8, 32.
 	Conns []int
 	// Duration is the length of each measured run (two per shape and
 	// connection count). Default 10s.
@@ -320,7 +320,7 @@ func (c *ServeRun) ensureDefaults() {
 		c.Shapes = []string{"1x10", "100x10", "100x50"}
 	}
 	if len(c.Conns) == 0 {
-		c.Conns = []int{1, 8, 64}
+		c.Conns = []int{1, 8, 32}
 	}
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second

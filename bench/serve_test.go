@@ -188,3 +188,34 @@ func TestServeRunInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRunEndToEnd runs the serve scenario, small and short, against
+// the real server over loopback: every shape answers without errors and
+// the table prints. It checks the scenario works, not how fast.
+func TestServeRunEndToEnd(t *testing.T) {
+	run := ServeRun{
+		Dir:      t.TempDir(),
+		Entities: 2000,
+		Shapes:   []string{"1x10", "100x50"},
+		Conns:    []int{2},
+		Duration: 300 * time.Millisecond,
+		Warmup:   50 * time.Millisecond,
+		Bodies:   20,
+	}
+	var results []ServeResult
+	if err := run.Run(context.Background(), func(r ServeResult) { results = append(results, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2", len(results))
+	}
+	for _, r := range results {
+		if r.Saturation <= 0 || r.Load.Requests == 0 || r.Load.Errors != 0 || r.Load.P99 <= 0 {
+			t.Fatalf("%s × %d: %+v", r.Shape, r.Conns, r)
+		}
+	}
+	var b strings.Builder
+	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "100x50") {
+		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+}

@@ -99,6 +99,48 @@ the process's, so generating in the same process would inflate it.`,
 	bf.Flags().StringVar(&memory, "memory-limit", "", "memory the join may hold (default 1GiB)")
 	bf.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
 	bf.MarkFlagRequired("dir")
-	cmd.AddCommand(gen, bf)
+	cmd.AddCommand(gen, bf, newBenchServeCmd(g))
+	return cmd
+}
+
+func newBenchServeCmd(g *globals) *cobra.Command {
+	var run bench.ServeRun
+	cmd := &cobra.Command{
+		Use:   "serve --dir DIR [--store URL] [--shapes 1x10,100x10,100x50] [--conns 1,8,32] [--duration 10s]",
+		Short: "Load-test the feature server over loopback: saturation, then latency at half of it",
+		Long: `serve generates a dataset of --entities entities with 10 and 50 DOUBLE
+features (once, into DIR), materialises it into the online store, starts the
+server in this process, and for every request shape and connection count
+finds the closed-loop saturation throughput, then runs an open-loop load at
+half of it and reports p50/p99/p999 (HDR histograms, corrected for
+coordinated omission) and process CPU per request (server and load generator
+together: they share this process).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !g.quiet {
+				run.Log = func(format string, args ...any) { fmt.Fprintf(g.stderr, format+"\n", args...) }
+			}
+			var results []bench.ServeResult
+			err := run.Run(cmd.Context(), func(r bench.ServeResult) { results = append(results, r) })
+			if g.output == "json" {
+				if jerr := json.NewEncoder(g.stdout).Encode(results); jerr != nil && err == nil {
+					err = jerr
+				}
+				return err
+			}
+			if len(results) > 0 {
+				bench.FormatServeTable(g.stdout, results)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&run.Dir, "dir", "", "dataset and data directory")
+	f.StringVar(&run.Store, "store", "", "online store: pebble (default) or a redis:// / redis-cluster:// URL")
+	f.StringSliceVar(&run.Shapes, "shapes", nil, "request shapes ENTITIESxFEATURES (features 10 or 50; default 1x10,100x10,100x50)")
+	f.IntSliceVar(&run.Conns, "conns", nil, "connection counts (default 1,8,32)")
+	f.DurationVar(&run.Duration, "duration", 0, "length of each measured run (default 10s)")
+	f.IntVar(&run.Entities, "entities", 0, "entities in the dataset (default 100000)")
+	cmd.MarkFlagRequired("dir")
 	return cmd
 }

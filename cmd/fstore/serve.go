@@ -45,6 +45,9 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var h slog.Handler
 			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+			if g.quiet {
+				opts.Level = slog.LevelWarn // before the handler copies opts
+			}
 			switch logFormat {
 			case "json":
 				h = slog.NewJSONHandler(g.stderr, opts)
@@ -52,9 +55,6 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 				h = slog.NewTextHandler(g.stderr, opts)
 			default:
 				return usageError{errorf("--log-format %q: want text or json", logFormat)}
-			}
-			if g.quiet {
-				opts.Level = slog.LevelWarn
 			}
 			cfg.Logger = slog.New(h)
 			st, err := featurestore.Open(g.dataDir, nil)

@@ -106,15 +106,3 @@ func (c *rowCache) invalidate(key []byte) {
 	s.gen++
 	s.mu.Unlock()
 }
-
-// len returns the number of cached entries (for tests).
-func (c *rowCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
