@@ -240,6 +240,21 @@ func (b *EventBuilder) SetBool(i int, v bool) { b.set(i).B[b.row] = v }
 // SetString sets STRING field i of the last row.
 func (b *EventBuilder) SetString(i int, v string) { b.set(i).S[b.row] = v }
 
+// SetFrom sets field i of the current row to row of c, a non-null value
+// of the field's type.
+func (b *EventBuilder) SetFrom(i int, c *compute.Column, row int) {
+	switch c.Type {
+	case def.Int64, def.Timestamp:
+		b.SetInt64(i, c.I64[row])
+	case def.Double:
+		b.SetDouble(i, c.F64[row])
+	case def.Bool:
+		b.SetBool(i, c.B[row])
+	case def.String:
+		b.SetString(i, c.S[row])
+	}
+}
+
 func (b *EventBuilder) set(i int) *compute.Column {
 	c := b.batch.Cols[i]
 	c.Valid.Set(b.row)

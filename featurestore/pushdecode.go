@@ -214,17 +214,7 @@ func ReadParquetEvents(path string, ov *OnlineView) (*compute.Batch, error) {
 				if c.Null(row) {
 					continue
 				}
-				i := at[k]
-				switch c.Type {
-				case def.Int64, def.Timestamp:
-					b.SetInt64(i, c.I64[row])
-				case def.Double:
-					b.SetDouble(i, c.F64[row])
-				case def.Bool:
-					b.SetBool(i, c.B[row])
-				case def.String:
-					b.SetString(i, c.S[row])
-				}
+				b.SetFrom(at[k], c, row)
 			}
 		}
 	}

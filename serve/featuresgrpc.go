@@ -300,16 +300,7 @@ func decodePushProto(cat *catalog, req *fstorev1.PushRequest, maxEvents int) (st
 				continue
 			}
 			b.Row(row)
-			switch c.Type {
-			case def.Int64, def.Timestamp:
-				b.SetInt64(i, c.I64[row])
-			case def.Double:
-				b.SetDouble(i, c.F64[row])
-			case def.Bool:
-				b.SetBool(i, c.B[row])
-			case def.String:
-				b.SetString(i, c.S[row])
-			}
+			b.SetFrom(i, &c, row)
 		}
 	}
 	return name, b.Batch(), nil
