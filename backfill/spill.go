@@ -124,7 +124,8 @@ func (s *spillReader) readInto(cols []*compute.Column) error {
 	for i, t := range s.layout {
 		c := cols[i]
 		row := c.Len
-		appendNull(c, t)
+		c.Type = t
+		c.AppendZero()
 		if nullBuf[i/8]&(1<<(i%8)) != 0 {
 			c.Valid.Clear(row)
 			continue
@@ -171,28 +172,6 @@ func truncated(err error) error {
 	return err
 }
 
-// appendNull grows c by one row, valid, with a zero value; readers then set
-// the value or clear the validity bit.
-func appendNull(c *compute.Column, t def.ValueType) {
-	row := c.Len
-	c.Type = t
-	switch t {
-	case def.Int64, def.Timestamp:
-		c.I64 = append(c.I64, 0)
-	case def.Double:
-		c.F64 = append(c.F64, 0)
-	case def.Bool:
-		c.B = append(c.B, false)
-	case def.String:
-		c.S = append(c.S, "")
-	}
-	if row%64 == 0 {
-		c.Valid = append(c.Valid, 0)
-	}
-	c.Valid.Set(row)
-	c.Len++
-}
-
 // decodeSpill appends every record of data to cols (one per layout field).
 // Partitions are sized to fit in memory, so a whole spill file is read at
 // once and decoded without per-field reads.
@@ -235,7 +214,8 @@ func decodeSpill(data []byte, layout []def.ValueType, cols []*compute.Column) er
 		for i, t := range layout {
 			c := cols[i]
 			row := c.Len
-			appendNull(c, t)
+			c.Type = t
+			c.AppendZero()
 			if nulls[i/8]&(1<<(i%8)) != 0 {
 				c.Valid.Clear(row)
 				continue

@@ -189,21 +189,11 @@ func (c BackfillRun) Run(ctx context.Context) (backfill.Stats, error) {
 	if err != nil {
 		return backfill.Stats{}, err
 	}
-	p, origins, err := registry.LoadFiles([]string{filepath.Join(c.Dir, "definitions.textproto")})
+	snap, err := applyDefinitions(st, filepath.Join(c.Dir, "definitions.textproto"), "bench")
 	if err != nil {
 		st.Close()
 		return backfill.Stats{}, err
 	}
-	d, err := registry.Compile(p, origins, compute.NewChecker())
-	if err != nil {
-		st.Close()
-		return backfill.Stats{}, err
-	}
-	if _, err := st.Registry().Apply(d, registry.ApplyOptions{Description: "bench"}); err != nil {
-		st.Close()
-		return backfill.Stats{}, err
-	}
-	snap := st.Registry().Latest()
 	if err := st.Close(); err != nil {
 		return backfill.Stats{}, err
 	}
@@ -212,4 +202,22 @@ func (c BackfillRun) Run(ctx context.Context) (backfill.Stats, error) {
 		Spine: filepath.Join(c.Dir, "spine.parquet"), Out: filepath.Join(c.Dir, "fstore.parquet"),
 		Workers: c.Workers, MemoryLimit: c.MemoryLimit, Progress: c.Progress,
 	})
+}
+
+// applyDefinitions loads, checks and applies a scenario's definitions file
+// to st's registry and returns the version applied.
+func applyDefinitions(st *featurestore.Store, path, description string) (*registry.Snapshot, error) {
+	p, origins, err := registry.LoadFiles([]string{path})
+	if err != nil {
+		return nil, err
+	}
+	d, err := registry.Compile(p, origins, compute.NewChecker())
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.Registry().Apply(d, registry.ApplyOptions{Description: description})
+	if err != nil {
+		return nil, err
+	}
+	return res.Snapshot, nil
 }

@@ -20,9 +20,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/valyala/fasthttp"
 
-	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore"
-	"github.com/fstore/fstore/featurestore/registry"
 	"github.com/fstore/fstore/serve"
 )
 
@@ -167,19 +165,11 @@ func (c ServeData) Generate() error {
 // materialises both views into online in full, up to a fixed time after
 // the data. online may be st.Online() or a networked store.
 func (c ServeData) Load(ctx context.Context, online featurestore.OnlineStore, st *featurestore.Store) error {
-	p, origins, err := registry.LoadFiles([]string{filepath.Join(c.Dir, "definitions.textproto")})
+	snap, err := applyDefinitions(st, filepath.Join(c.Dir, "definitions.textproto"), "bench serve")
 	if err != nil {
 		return err
 	}
-	d, err := registry.Compile(p, origins, compute.NewChecker())
-	if err != nil {
-		return err
-	}
-	res, err := st.Registry().Apply(d, registry.ApplyOptions{Description: "bench serve"})
-	if err != nil {
-		return err
-	}
-	_, err = featurestore.Materialize(ctx, res.Snapshot.Index, online, featurestore.MaterializeOptions{
+	_, err = featurestore.Materialize(ctx, snap.Index, online, featurestore.MaterializeOptions{
 		Views: ServeViews, Full: true, End: serveEnd,
 	})
 	return err

@@ -226,6 +226,28 @@ func (c *Column) ResetBitmap(t def.ValueType, n int, null bool) {
 	c.Valid = v
 }
 
+// AppendZero grows c by one row holding the zero value of its type,
+// valid; builders then set the value or clear the validity bit. c must
+// have an explicit bitmap (ResetBitmap) unless it is empty.
+func (c *Column) AppendZero() {
+	row := c.Len
+	switch c.Type {
+	case def.Int64, def.Timestamp:
+		c.I64 = append(c.I64[:row], 0)
+	case def.Double:
+		c.F64 = append(c.F64[:row], 0)
+	case def.Bool:
+		c.B = append(c.B[:row], false)
+	case def.String:
+		c.S = append(c.S[:row], "")
+	}
+	for len(c.Valid) < words(row+1) {
+		c.Valid = append(c.Valid, 0)
+	}
+	c.Valid.Set(row)
+	c.Len++
+}
+
 // CopyRow copies row j of src, a column of the same type, into row i of c.
 // It does not touch validity.
 func (c *Column) CopyRow(i int, src *Column, j int) { copyRow(c, i, src, j) }

@@ -26,3 +26,14 @@ func unavailable(err error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 }
+
+// ViewError is an error about one feature view, as OnlineViews reports
+// each view it cannot compile: callers that go on with the other views
+// find which view failed with errors.As instead of reading messages.
+type ViewError struct {
+	View string
+	Err  error
+}
+
+func (e *ViewError) Error() string { return e.Err.Error() }
+func (e *ViewError) Unwrap() error { return e.Err }

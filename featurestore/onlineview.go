@@ -161,7 +161,7 @@ func schemaVersion(ix *def.Index, v *def.FeatureView, p *compute.ViewPlan) uint3
 
 // OnlineViews compiles every online feature view of ix (Online set), in
 // name order. Views that cannot be compiled are reported in the error
-// together; the others are returned.
+// together, one *ViewError each; the others are returned.
 func OnlineViews(ix *def.Index) (map[string]*OnlineView, error) {
 	out := map[string]*OnlineView{}
 	ids := map[uint32]string{}
@@ -175,11 +175,11 @@ func OnlineViews(ix *def.Index) (map[string]*OnlineView, error) {
 		}
 		ov, err := CompileOnline(ix, v)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &ViewError{View: name, Err: err})
 			continue
 		}
 		if other, ok := ids[ov.ID]; ok {
-			errs = append(errs, fmt.Errorf("featurestore: views %q and %q have the same key id %d; rename one", other, name, ov.ID))
+			errs = append(errs, &ViewError{View: name, Err: fmt.Errorf("featurestore: views %q and %q have the same key id %d; rename one", other, name, ov.ID)})
 			continue
 		}
 		ids[ov.ID] = name

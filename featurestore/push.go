@@ -194,7 +194,7 @@ func (b *EventBuilder) Field(name string) (int, error) {
 func (b *EventBuilder) AddRow() {
 	n := b.batch.Len
 	for _, c := range b.batch.Cols {
-		grow(c, n+1)
+		c.AppendZero()
 		c.Valid.Clear(n)
 	}
 	b.batch.Len++
@@ -204,24 +204,6 @@ func (b *EventBuilder) AddRow() {
 // Row makes the setters write row i (< Len) instead of the last row, for
 // decoders of column-major input.
 func (b *EventBuilder) Row(i int) { b.row = i }
-
-// grow extends c to n rows, keeping its values.
-func grow(c *compute.Column, n int) {
-	c.Len = n
-	switch c.Type {
-	case def.Int64, def.Timestamp:
-		c.I64 = append(c.I64, 0)
-	case def.Double:
-		c.F64 = append(c.F64, 0)
-	case def.Bool:
-		c.B = append(c.B, false)
-	case def.String:
-		c.S = append(c.S, "")
-	}
-	for len(c.Valid)*64 < n {
-		c.Valid = append(c.Valid, 0)
-	}
-}
 
 // Type returns the type of field i.
 func (b *EventBuilder) Type(i int) def.ValueType { return b.Source.Schema[i].Type }

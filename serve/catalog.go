@@ -116,10 +116,11 @@ func compileCatalog(snap *registry.Snapshot) *catalog {
 			c.pushSources[src] = append(c.pushSources[src], ov)
 		}
 	}
-	if err != nil {
-		for _, v := range ix.Defs.FeatureViews {
-			if v.Online && c.views[v.Name] == nil {
-				c.broken[v.Name] = viewError(err, v.Name)
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			var ve *featurestore.ViewError
+			if errors.As(e, &ve) {
+				c.broken[ve.View] = ve.Err
 			}
 		}
 	}
@@ -147,29 +148,6 @@ func compileCatalog(snap *registry.Snapshot) *catalog {
 		c.services[s.Name] = sel
 	}
 	return c
-}
-
-// viewError picks the part of OnlineViews' joined error about view name.
-func viewError(err error, name string) error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
-		for _, e := range joined.Unwrap() {
-			if containsQuoted(e.Error(), name) {
-				return e
-			}
-		}
-	}
-	return err
-}
-
-func containsQuoted(s, name string) bool {
-	q := fmt.Sprintf("%q", name)
-	for i := 0; i+len(q) <= len(s); i++ {
-		if s[i:i+len(q)] == q {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *catalog) compileOD(v *def.OnDemandFeatureView) (*servedOD, error) {
@@ -289,13 +267,13 @@ type refError struct {
 
 func (e *refError) Error() string {
 	if e.unknownView {
-		return fmt.Sprintf("unknown feature view %q%s", e.view, hintFor(e.view, e.views))
+		return fmt.Sprintf("unknown feature view %q%s", e.view, def.HintFor(e.view, e.views))
 	}
 	names := make([]string, len(e.known))
 	for i, f := range e.known {
 		names[i] = f.Name
 	}
-	return fmt.Sprintf("feature view %q has no feature %q%s", e.view, e.feature, hintFor(e.feature, names))
+	return fmt.Sprintf("feature view %q has no feature %q%s", e.view, e.feature, def.HintFor(e.feature, names))
 }
 
 func (e *refError) Is(target error) bool { return target == ErrBadRequest }
@@ -312,11 +290,3 @@ func (e *unservableError) Error() string {
 }
 
 func (e *unservableError) Is(target error) bool { return target == ErrUnservable }
-
-func hintFor(name string, candidates []string) string {
-	s := def.Suggest(name, candidates)
-	if len(s) == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", s[0])
-}

@@ -78,7 +78,7 @@ type notFoundError struct {
 }
 
 func (e *notFoundError) Error() string {
-	return fmt.Sprintf("unknown %s %q%s", e.what, e.name, hintFor(e.name, e.known))
+	return fmt.Sprintf("unknown %s %q%s", e.what, e.name, def.HintFor(e.name, e.known))
 }
 
 func (e *notFoundError) Is(target error) bool { return target == registry.ErrNotFound }

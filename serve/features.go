@@ -236,7 +236,7 @@ func (r *onlineRequest) resolve() error {
 	}
 	for i := range r.ents {
 		if !r.ents[i].used {
-			return badRequest("entities: %q is not a join key of any requested feature view%s", r.ents[i].name, hintFor(r.ents[i].name, r.joinKeys()))
+			return badRequest("entities: %q is not a join key of any requested feature view%s", r.ents[i].name, def.HintFor(r.ents[i].name, r.joinKeys()))
 		}
 	}
 	for i := range r.reqCtx {

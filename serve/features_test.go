@@ -6,16 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -286,7 +290,12 @@ func TestGetOnlineFeaturesServiceAndOnDemand(t *testing.T) {
 	}
 	conv := r.Results[col["driver_hourly__conv_rate"]]
 	cx := r.Results[col["trip_request__conv_x_surge"]]
-	c0, _ := conv.Values[0].(float64) // null (stale) reads as 0 through coalesce
+	// The input must be a real value, or coalesce's 0 would pass for any
+	// wiring of the on-demand view's inputs.
+	c0, ok := conv.Values[0].(float64)
+	if !ok || conv.Statuses[0] != "PRESENT" || c0 == 0 {
+		t.Fatalf("conv_rate[0] = %v %s: the test needs a present, non-zero input", conv.Values[0], conv.Statuses[0])
+	}
 	if want := c0 * 1.5; cx.Values[0] != want {
 		t.Fatalf("conv_x_surge[0] = %v, want %v (conv_rate %v)", cx.Values[0], want, conv.Values[0])
 	}
@@ -622,6 +631,42 @@ func TestAppendJSONString(t *testing.T) {
 		// The same text encoding/json writes.
 		if want, _ := json.Marshal(f); string(b) != string(want) && !(f == 0 && math.Signbit(f)) {
 			t.Fatalf("%v → %s, encoding/json writes %s", f, b, want)
+		}
+	}
+}
+
+// TestUnservableView: a view whose source cannot be read where the server
+// runs is answered 503 with the reason; the other views keep serving.
+func TestUnservableView(t *testing.T) {
+	d, data := exampleDefs(t)
+	st, err := featurestore.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	loadExample(t, st, st.Online(), d)
+	if err := os.Remove(filepath.Join(data, "data", "riders.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	at := rides.DefaultEnd
+	fs := newFeatureServer(st.Online(), st.Registry(), Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return at })
+	var ctx fasthttp.RequestCtx
+	call(fs, &ctx, []byte(`{"features":["rider_profile:segment"],"entities":{"rider_id":[1]}}`))
+	if code := ctx.Response.StatusCode(); code != 503 || !bytes.Contains(ctx.Response.Body(), []byte(`feature view \"rider_profile\" cannot be served`)) || !bytes.Contains(ctx.Response.Body(), []byte("riders.parquet")) {
+		t.Fatalf("unservable view: %d %s", code, ctx.Response.Body())
+	}
+	call(fs, &ctx, []byte(`{"features":["driver_hourly:conv_rate"],"entities":{"driver_id":[1001]}}`))
+	if code := ctx.Response.StatusCode(); code != 200 {
+		t.Fatalf("other view: %d %s", code, ctx.Response.Body())
+	}
+}
+
+// TestStatusNumbers: gRPC statuses convert from featurestore.Status by
+// number, so the two enums must agree name for name.
+func TestStatusNumbers(t *testing.T) {
+	for s := featurestore.Present; s <= featurestore.OutsideMaxAge; s++ {
+		if got := strings.TrimPrefix(fstorev1.FieldStatus(s).String(), "FIELD_STATUS_"); got != s.String() {
+			t.Errorf("status %d: proto %s, featurestore %s", s, got, s)
 		}
 	}
 }

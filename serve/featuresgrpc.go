@@ -147,14 +147,6 @@ func pbKind(v *fstorev1.Value) string {
 	return "null"
 }
 
-var pbStatus = [...]fstorev1.FieldStatus{
-	fstorev1.FieldStatus_FIELD_STATUS_UNSPECIFIED,
-	fstorev1.FieldStatus_FIELD_STATUS_PRESENT,
-	fstorev1.FieldStatus_FIELD_STATUS_NULL_VALUE,
-	fstorev1.FieldStatus_FIELD_STATUS_NOT_FOUND,
-	fstorev1.FieldStatus_FIELD_STATUS_OUTSIDE_MAX_AGE,
-}
-
 // appendProto builds r's response message. Values of one column are
 // allocated together.
 func (r *onlineRequest) appendProto() *fstorev1.GetOnlineFeaturesResponse {
@@ -194,14 +186,8 @@ func (r *onlineRequest) protoColumn(c *compute.Column, st []featurestore.Status,
 	for i := 0; i < n; i++ {
 		v := &vals[i]
 		fv.Values[i] = v
-		s := featurestore.Present
-		switch {
-		case st != nil:
-			s = st[i]
-		case c.Null(i):
-			s = featurestore.NullValue
-		}
-		fv.Statuses[i] = pbStatus[s]
+		// The proto enum numbers are Feast's, as featurestore.Status's are.
+		fv.Statuses[i] = fstorev1.FieldStatus(statusAt(c, st, i))
 		if ts == nil || ts[i] == 0 {
 			fv.EventTimestamps[i] = epoch
 		} else {

@@ -205,7 +205,14 @@ func clipJSON(v *fastjson.Value) string {
 // string is used.
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-var statusJSON = [...]string{`"INVALID"`, `"PRESENT"`, `"NULL_VALUE"`, `"NOT_FOUND"`, `"OUTSIDE_MAX_AGE"`}
+// statusJSON holds each status's quoted name (featurestore.Status.String,
+// Feast's names), built once so that encoding a status is one append.
+var statusJSON = func() (q [featurestore.OutsideMaxAge + 1]string) {
+	for s := range q {
+		q[s] = strconv.Quote(featurestore.Status(s).String())
+	}
+	return q
+}()
 
 const epochJSON = `"1970-01-01T00:00:00Z"`
 
@@ -271,14 +278,7 @@ func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurest
 		if i > 0 {
 			b = append(b, ',')
 		}
-		s := featurestore.Present
-		switch {
-		case st != nil:
-			s = st[i]
-		case c.Null(i):
-			s = featurestore.NullValue
-		}
-		b = append(b, statusJSON[s]...)
+		b = append(b, statusJSON[statusAt(c, st, i)]...)
 	}
 	b = append(b, `],"event_timestamps":[`...)
 	for i := 0; i < n; i++ {
@@ -296,6 +296,18 @@ func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurest
 		b = append(b, r.tsBuf[start:r.tsEnd[i]]...)
 	}
 	return append(b, "]}"...)
+}
+
+// statusAt is row i's status: st[i], or for a column without statuses
+// (entity columns, on-demand features) PRESENT or NULL_VALUE by validity.
+func statusAt(c *compute.Column, st []featurestore.Status, i int) featurestore.Status {
+	switch {
+	case st != nil:
+		return st[i]
+	case c.Null(i):
+		return featurestore.NullValue
+	}
+	return featurestore.Present
 }
 
 // formatTimes formats event times (microseconds) as quoted RFC 3339 into

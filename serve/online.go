@@ -315,11 +315,14 @@ func decodePushJSON(cat *catalog, body []byte, maxEvents int) (string, *compute.
 	}
 	b := featurestore.NewEventBuilder(src)
 	var raw []byte
-	set := func(row int, col []byte, v *fastjson.Value) error {
-		i, err := b.Field(string(col))
+	field := func(col []byte) (int, error) {
+		i, err := b.Field(b2s(col))
 		if err != nil {
-			return badRequest("df: %v", err)
+			return -1, badRequest("df: %v", err)
 		}
+		return i, nil
+	}
+	set := func(row, i int, col []byte, v *fastjson.Value) error {
 		raw = v.MarshalTo(raw[:0])
 		if err := featurestore.SetJSONValue(b, i, raw); err != nil {
 			return badRequest("df.%s[%d]: %v", col, row, err)
@@ -353,9 +356,14 @@ func decodePushJSON(cat *catalog, body []byte, maxEvents int) (string, *compute.
 				ferr = badRequest("df: column %q has %d values but %q has %d", key, len(arr), first, n)
 				return
 			}
+			i, err := field(key) // once per column
+			if err != nil {
+				ferr = err
+				return
+			}
 			for row, x := range arr {
 				b.Row(row)
-				if err := set(row, key, x); err != nil {
+				if err := set(row, i, key, x); err != nil {
 					ferr = err
 					return
 				}
@@ -373,9 +381,15 @@ func decodePushJSON(cat *catalog, body []byte, maxEvents int) (string, *compute.
 			}
 			b.AddRow()
 			o.Visit(func(key []byte, v *fastjson.Value) {
-				if ferr == nil {
-					ferr = set(row, key, v)
+				if ferr != nil {
+					return
 				}
+				i, err := field(key)
+				if err != nil {
+					ferr = err
+					return
+				}
+				ferr = set(row, i, key, v)
 			})
 			if ferr != nil {
 				break
