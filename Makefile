@@ -28,13 +28,18 @@ test: proto-tools redis
 QS_HTTP ?= 127.0.0.1:6566
 QS_GRPC ?= 127.0.0.1:6570
 QS_BODY  = {"feature_service": "driver_ranking", "entities": {"driver_id": [1001, 1002, 999999]}}
+QS_PREDICT = {"model": "completion", "entities": {"driver_id": [1001, 1002, 1003], "rider_id": [7, 8, 9]}, "request_context": {"distance_km": [3.5, 12.0, 28.0], "surge": [1.0, 1.4, 2.0]}}
+QS_INFER   = {"id": "quickstart", "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 16], "data": [[0.62, 81.0, 4.7, 9, 210.5, 41.0, 6.1, 0.12, 140, 4.6, 4, 96.0, 0.05, 6.7, false, 0.62], [0.21, 35.0, 4.1, 1, 18.0, 18.0, 14.2, 0.02, 3, 3.9, 1, 25.0, 0.6, 52.9, true, 0.42]]}]}
 QS_PUSH  = {"push_source_name": "trips_live", "to": "online", "df": {"trip_id": [900001], "driver_id": [1001], "rider_id": [7], "event_ts": ["2026-01-07 23:55:00"], "fare": [42.0], "completed": [true]}}
 
 ## quickstart: generate the example, apply it, build a training set, materialise it,
-## then start the server, fetch features with a Feast-shaped request through curl,
-## push a live event, fetch again, and stop the server
+## train a model on the training set and register it, then start the server, fetch
+## features with a Feast-shaped request through curl, push a live event, fetch
+## again, predict through /v1/predict and the Open Inference Protocol, and stop
+## the server
 quickstart: build
 	./bin/fstore quickstart --dir quickstart
+	./bin/fstore train --dataset quickstart/train.parquet --label completed --model completion --arch mlp:32,16 --epochs 20 --seed 7
 	@command -v curl >/dev/null 2>&1 || { echo "quickstart: curl is needed for the serving part"; exit 1; }
 	@echo "==> fstore serve --http $(QS_HTTP) --grpc $(QS_GRPC) --as-of 2026-01-08T00:00:00Z"
 	@./bin/fstore serve --http $(QS_HTTP) --grpc $(QS_GRPC) --as-of 2026-01-08T00:00:00Z --quiet & pid=$$!; \
@@ -47,12 +52,20 @@ quickstart: build
 	curl -sS -X POST http://$(QS_HTTP)/push -H 'Content-Type: application/json' -d @quickstart/push.json || exit 1; echo; \
 	echo "==> curl -X POST http://$(QS_HTTP)/get-online-features (driver_trips after the push)"; \
 	curl -sS -X POST http://$(QS_HTTP)/get-online-features -d '{"features": ["driver_trips:trips_24h", "driver_trips:fare_max_24h"], "entities": {"driver_id": [1001]}}' || exit 1; echo; \
+	printf '%s\n' '$(QS_PREDICT)' > quickstart/predict.json; printf '%s\n' '$(QS_INFER)' > quickstart/infer.json; \
+	echo "==> curl -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict.json (features fetched online, then the model)"; cat quickstart/predict.json; \
+	curl -sS --fail-with-body -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict.json || exit 1; echo; \
+	echo "==> curl http://$(QS_HTTP)/v2/models/completion (Open Inference Protocol metadata)"; \
+	curl -sS --fail-with-body http://$(QS_HTTP)/v2/models/completion || exit 1; echo; \
+	echo "==> curl -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json"; cat quickstart/infer.json; \
+	curl -sS --fail-with-body -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json || exit 1; echo; \
 	echo "==> stopping the server"
 
 ## proto: regenerate the protobuf code under proto/ (committed)
 proto: proto-tools
 	buf lint
 	buf generate
+	buf generate --template buf.gen.oip.yaml third_party/oip
 
 ## proto-tools: install buf; the protoc plugins run through `go tool` at go.mod's versions
 proto-tools:
@@ -99,6 +112,9 @@ fuzz:
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzKeyLayout$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzGetOnlineFeaturesRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzPushRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzInferRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzPredictRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compute/model -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data

@@ -37,3 +37,13 @@ type ViewError struct {
 
 func (e *ViewError) Error() string { return e.Err.Error() }
 func (e *ViewError) Unwrap() error { return e.Err }
+
+var (
+	// ErrModel is matched by errors registering or loading a model version:
+	// an undefined model, an input its feature service lacks, a missing or
+	// changed artifact file.
+	ErrModel = errors.New("featurestore: model registry")
+	// ErrModelNotFound is returned for a model or version that is not
+	// registered.
+	ErrModelNotFound = errors.New("featurestore: model version not found")
+)

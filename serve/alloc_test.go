@@ -48,3 +48,41 @@ func TestGetOnlineFeaturesAllocs(t *testing.T) {
 	}
 	t.Logf("%.1f allocations per request", small)
 }
+
+// TestPredictAllocs: /v1/predict's steady-state allocations are a
+// constant too, whatever the entity count: the tensor, outputs, batcher
+// call and response buffer are reused.
+func TestPredictAllocs(t *testing.T) {
+	const entities = 2000
+	f := predictFront(t, entities, 50, []int{16})
+	r := rand.New(rand.NewPCG(5, 6))
+	allocs := func(ne int) float64 {
+		bodies := make([][]byte, 8)
+		for i := range bodies {
+			bodies[i] = widePredictBody(r, entities, ne)
+		}
+		var ctx fasthttp.RequestCtx
+		i := 0
+		run := func() {
+			callPredict(f, &ctx, bodies[i%len(bodies)])
+			i++
+			if ctx.Response.StatusCode() != 200 {
+				t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+		for range 20 {
+			run()
+		}
+		return testing.AllocsPerRun(200, run)
+	}
+	small := allocs(1)
+	for _, ne := range []int{100, 500} {
+		if got := allocs(ne); got > small {
+			t.Errorf("%d entities: %.1f allocations per request, 1 entity: %.1f; want no growth", ne, got, small)
+		}
+	}
+	if small > 8 {
+		t.Errorf("%.1f allocations per request; want at most 8", small)
+	}
+	t.Logf("%.1f allocations per request", small)
+}

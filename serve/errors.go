@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fstore/fstore/compute/model"
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
@@ -33,8 +34,13 @@ func code(err error) codes.Code {
 		return codes.NotFound
 	case errors.Is(err, registry.ErrClosed), errors.Is(err, featurestore.ErrStoreUnavailable), errors.Is(err, ErrUnservable):
 		return codes.Unavailable
-	case errors.Is(err, featurestore.ErrBadEvents):
+	case errors.Is(err, featurestore.ErrBadEvents), errors.Is(err, featurestore.ErrModel),
+		errors.Is(err, model.ErrArtifact), errors.Is(err, model.ErrShape), errors.Is(err, model.ErrInput):
 		return codes.InvalidArgument
+	case errors.Is(err, featurestore.ErrModelNotFound):
+		return codes.NotFound
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrModelUnavailable):
+		return codes.Unavailable
 	case errors.Is(err, registry.ErrCorrupt):
 		return codes.DataLoss
 	case errors.Is(err, context.Canceled):

@@ -19,10 +19,13 @@ const (
 	epPush
 	epGRPCGetOnlineFeatures
 	epGRPCPush
+	epInfer
+	epPredict
+	epGRPCInfer
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"/get-online-features", "/push", "grpc:GetOnlineFeatures", "grpc:Push"}
+var endpointNames = [numEndpoints]string{"/get-online-features", "/push", "grpc:GetOnlineFeatures", "grpc:Push", "/v2/models/infer", "/v1/predict", "grpc:ModelInfer"}
 
 // Status codes the request histogram keeps resolved children for; others
 // are looked up on use.

@@ -27,7 +27,12 @@ import (
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/registry"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
+	"github.com/fstore/fstore/third_party/oip/inference"
 )
+
+// MaxGRPCMessage bounds one gRPC request: model artifacts are registered
+// through it. 64 MiB.
+const MaxGRPCMessage = 64 << 20
 
 // Config configures Run. Store is required; every other field has a
 // default.
@@ -58,6 +63,8 @@ type Config struct {
 	// OnListen, if set, is called with the bound addresses once both
 	// servers accept connections (useful with port 0).
 	OnListen func(httpAddr, grpcAddr net.Addr)
+	// Batching is every model version's dynamic-batching and queue policy.
+	Batching BatchPolicy
 }
 
 // EnsureDefaults fills unset fields.
@@ -77,6 +84,7 @@ func (c *Config) EnsureDefaults() {
 	if c.MaxRequestBodySize == 0 {
 		c.MaxRequestBodySize = 4 << 20
 	}
+	c.Batching.EnsureDefaults()
 }
 
 // JSONMarshaler is how the REST gateway and the CLI's -o json write
@@ -139,10 +147,20 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stop()
 	regSrv := NewRegistryServer(reg)
 	regSrv.stopping = stopping
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxGRPCMessage))
 	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
 	fs := newFeatureServer(online, reg, cfg.Limits, log, cfg.Now)
 	fstorev1.RegisterServingServiceServer(gs, servingServer{fs: fs})
+	ms := newModelServer(cfg.Store, cfg.Batching, log)
+	defer ms.close()
+	if err := ms.loadAll(); err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("serve: cannot load model versions: %w", err)
+	}
+	modelSrv := NewModelServer(cfg.Store)
+	modelSrv.onRegister = ms.add
+	fstorev1.RegisterModelServiceServer(gs, modelSrv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -151,7 +169,11 @@ func Run(ctx context.Context, cfg Config) error {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, JSONMarshaler),
 		runtime.WithErrorHandler(gatewayError),
 	)
-	if err := fstorev1.RegisterRegistryServiceHandlerServer(ctx, gw, regSrv); err != nil {
+	err = fstorev1.RegisterRegistryServiceHandlerServer(ctx, gw, regSrv)
+	if err == nil {
+		err = fstorev1.RegisterModelServiceHandlerServer(ctx, gw, modelSrv)
+	}
+	if err != nil {
 		grpcLn.Close()
 		httpLn.Close()
 		return fmt.Errorf("serve: cannot mount the REST gateway: %w", err)
@@ -175,8 +197,10 @@ func Run(ctx context.Context, cfg Config) error {
 		gateway: fasthttpadaptor.NewFastHTTPHandler(gwHandler),
 		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(fs.m.reg, promhttp.HandlerOpts{})),
 		fs:      fs,
+		ms:      ms,
 		log:     log,
 	}
+	inference.RegisterGRPCInferenceServiceServer(gs, &inferenceServer{fs: fs, ms: ms, ready: front.ready.Load})
 	hsrv := &fasthttp.Server{
 		Handler:                      front.handle,
 		Name:                         "fstore",
@@ -278,6 +302,7 @@ type front struct {
 	gateway fasthttp.RequestHandler
 	metrics fasthttp.RequestHandler
 	fs      *featureServer
+	ms      *modelServer
 	ready   atomic.Bool
 	log     *slog.Logger
 }
@@ -286,6 +311,8 @@ var (
 	pathHealthz  = []byte("/healthz")
 	pathReadyz   = []byte("/readyz")
 	prefixV1Reg  = []byte("/v1/registry")
+	prefixV1Mod  = []byte("/v1/models")
+	pathPredict  = []byte("/v1/predict")
 	pathGetFeat  = []byte("/get-online-features")
 	pathPush     = []byte("/push")
 	pathMetrics  = []byte("/metrics")
@@ -312,7 +339,11 @@ func (f *front) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		ctx.SetBodyString(`{"status":"ready"}`)
-	case bytes.HasPrefix(path, prefixV1Reg):
+	case bytes.Equal(path, pathPredict):
+		f.predict(ctx)
+	case bytes.HasPrefix(path, prefixV2):
+		f.oip(ctx)
+	case bytes.HasPrefix(path, prefixV1Reg), bytes.HasPrefix(path, prefixV1Mod):
 		f.gateway(ctx)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no route for %s %s", ctx.Method(), path))

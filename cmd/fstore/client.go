@@ -38,12 +38,27 @@ func (g *globals) registryClient(ctx context.Context) (fstorev1.RegistryServiceC
 }
 
 func dial(addr string) (fstorev1.RegistryServiceClient, func() error, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := dialConn(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot connect to fstore server %s: %w", addr, err)
+		return nil, nil, err
 	}
 	return fstorev1.NewRegistryServiceClient(conn), conn.Close, nil
 }
+
+// dialConn connects to an fstore server's gRPC address. Requests carry
+// model artifacts, so the size limit is raised from gRPC's 4 MiB.
+func dialConn(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageSize)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to fstore server %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// maxMessageSize bounds one gRPC message the CLI sends: the server accepts
+// as much (serve.MaxGRPCMessage).
+const maxMessageSize = serve.MaxGRPCMessage
 
 // withRegistry runs f with a registry client and a context bounded by
 // callTimeout, and releases the client after.

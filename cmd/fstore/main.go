@@ -122,6 +122,8 @@ them to any server.`,
 		newMaterializeCmd(g),
 		newPushCmd(g),
 		newReadCmd(g),
+		newTrainCmd(g),
+		newModelsCmd(g),
 		newBenchCmd(g),
 		newQuickstartCmd(g),
 	)

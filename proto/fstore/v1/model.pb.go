@@ -7,6 +7,7 @@
 package fstorev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -444,11 +445,331 @@ func (x *WeightedVersion) GetWeight() float64 {
 	return 0
 }
 
+type RegisterModelVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Model name: a model defined in the registry.
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// The artifact file's bytes (compute/model's format).
+	Artifact []byte `protobuf:"bytes,2,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	// Training dataset file and its lineage metadata.
+	TrainingDataset string            `protobuf:"bytes,3,opt,name=training_dataset,json=trainingDataset,proto3" json:"training_dataset,omitempty"`
+	TrainingLineage map[string]string `protobuf:"bytes,4,rep,name=training_lineage,json=trainingLineage,proto3" json:"training_lineage,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Held-out metrics of training.
+	Metrics map[string]float64 `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Training seed.
+	Seed          int64 `protobuf:"varint,6,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelVersionRequest) Reset() {
+	*x = RegisterModelVersionRequest{}
+	mi := &file_fstore_v1_model_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelVersionRequest) ProtoMessage() {}
+
+func (x *RegisterModelVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelVersionRequest.ProtoReflect.Descriptor instead.
+func (*RegisterModelVersionRequest) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RegisterModelVersionRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RegisterModelVersionRequest) GetArtifact() []byte {
+	if x != nil {
+		return x.Artifact
+	}
+	return nil
+}
+
+func (x *RegisterModelVersionRequest) GetTrainingDataset() string {
+	if x != nil {
+		return x.TrainingDataset
+	}
+	return ""
+}
+
+func (x *RegisterModelVersionRequest) GetTrainingLineage() map[string]string {
+	if x != nil {
+		return x.TrainingLineage
+	}
+	return nil
+}
+
+func (x *RegisterModelVersionRequest) GetMetrics() map[string]float64 {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+func (x *RegisterModelVersionRequest) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type RegisterModelVersionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *ModelVersion          `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModelVersionResponse) Reset() {
+	*x = RegisterModelVersionResponse{}
+	mi := &file_fstore_v1_model_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModelVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModelVersionResponse) ProtoMessage() {}
+
+func (x *RegisterModelVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModelVersionResponse.ProtoReflect.Descriptor instead.
+func (*RegisterModelVersionResponse) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RegisterModelVersionResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+type ListModelVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Model name; empty lists every model's versions.
+	Model         string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelVersionsRequest) Reset() {
+	*x = ListModelVersionsRequest{}
+	mi := &file_fstore_v1_model_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelVersionsRequest) ProtoMessage() {}
+
+func (x *ListModelVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListModelVersionsRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+type ListModelVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Versions ordered by model name, then version.
+	Versions      []*ModelVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelVersionsResponse) Reset() {
+	*x = ListModelVersionsResponse{}
+	mi := &file_fstore_v1_model_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelVersionsResponse) ProtoMessage() {}
+
+func (x *ListModelVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListModelVersionsResponse) GetVersions() []*ModelVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type GetModelVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Model string                 `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// Version; 0 means the latest.
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelVersionRequest) Reset() {
+	*x = GetModelVersionRequest{}
+	mi := &file_fstore_v1_model_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelVersionRequest) ProtoMessage() {}
+
+func (x *GetModelVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelVersionRequest.ProtoReflect.Descriptor instead.
+func (*GetModelVersionRequest) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetModelVersionRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *GetModelVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetModelVersionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *ModelVersion          `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelVersionResponse) Reset() {
+	*x = GetModelVersionResponse{}
+	mi := &file_fstore_v1_model_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelVersionResponse) ProtoMessage() {}
+
+func (x *GetModelVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_model_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelVersionResponse.ProtoReflect.Descriptor instead.
+func (*GetModelVersionResponse) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_model_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetModelVersionResponse) GetVersion() *ModelVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 var File_fstore_v1_model_proto protoreflect.FileDescriptor
 
 const file_fstore_v1_model_proto_rawDesc = "" +
 	"\n" +
-	"\x15fstore/v1/model.proto\x12\tfstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x01\n" +
+	"\x15fstore/v1/model.proto\x12\tfstore.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x01\n" +
 	"\x05Model\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0ffeature_service\x18\x02 \x01(\tR\x0efeatureService\x12 \n" +
@@ -491,7 +812,36 @@ const file_fstore_v1_model_proto_rawDesc = "" +
 	"\bfallback\x18\x04 \x01(\rR\bfallback\"C\n" +
 	"\x0fWeightedVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\x01R\x06weightB3Z1github.com/fstore/fstore/proto/fstore/v1;fstorev1b\x06proto3"
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xc5\x03\n" +
+	"\x1bRegisterModelVersionRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12\x1a\n" +
+	"\bartifact\x18\x02 \x01(\fR\bartifact\x12)\n" +
+	"\x10training_dataset\x18\x03 \x01(\tR\x0ftrainingDataset\x12f\n" +
+	"\x10training_lineage\x18\x04 \x03(\v2;.fstore.v1.RegisterModelVersionRequest.TrainingLineageEntryR\x0ftrainingLineage\x12M\n" +
+	"\ametrics\x18\x05 \x03(\v23.fstore.v1.RegisterModelVersionRequest.MetricsEntryR\ametrics\x12\x12\n" +
+	"\x04seed\x18\x06 \x01(\x03R\x04seed\x1aB\n" +
+	"\x14TrainingLineageEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"Q\n" +
+	"\x1cRegisterModelVersionResponse\x121\n" +
+	"\aversion\x18\x01 \x01(\v2\x17.fstore.v1.ModelVersionR\aversion\"0\n" +
+	"\x18ListModelVersionsRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\"P\n" +
+	"\x19ListModelVersionsResponse\x123\n" +
+	"\bversions\x18\x01 \x03(\v2\x17.fstore.v1.ModelVersionR\bversions\"H\n" +
+	"\x16GetModelVersionRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"L\n" +
+	"\x17GetModelVersionResponse\x121\n" +
+	"\aversion\x18\x01 \x01(\v2\x17.fstore.v1.ModelVersionR\aversion2\xbe\x03\n" +
+	"\fModelService\x12\x8f\x01\n" +
+	"\x14RegisterModelVersion\x12&.fstore.v1.RegisterModelVersionRequest\x1a'.fstore.v1.RegisterModelVersionResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/models/{model}/versions\x12\x91\x01\n" +
+	"\x11ListModelVersions\x12#.fstore.v1.ListModelVersionsRequest\x1a$.fstore.v1.ListModelVersionsResponse\"1\x82\xd3\xe4\x93\x02+Z\f\x12\n" +
+	"/v1/models\x12\x1b/v1/models/{model}/versions\x12\x87\x01\n" +
+	"\x0fGetModelVersion\x12!.fstore.v1.GetModelVersionRequest\x1a\".fstore.v1.GetModelVersionResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/models/{model}/versions/{version}B3Z1github.com/fstore/fstore/proto/fstore/v1;fstorev1b\x06proto3"
 
 var (
 	file_fstore_v1_model_proto_rawDescOnce sync.Once
@@ -505,30 +855,49 @@ func file_fstore_v1_model_proto_rawDescGZIP() []byte {
 	return file_fstore_v1_model_proto_rawDescData
 }
 
-var file_fstore_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_fstore_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_fstore_v1_model_proto_goTypes = []any{
-	(*Model)(nil),                 // 0: fstore.v1.Model
-	(*ModelVersion)(nil),          // 1: fstore.v1.ModelVersion
-	(*Endpoint)(nil),              // 2: fstore.v1.Endpoint
-	(*RoutingPolicy)(nil),         // 3: fstore.v1.RoutingPolicy
-	(*WeightedVersion)(nil),       // 4: fstore.v1.WeightedVersion
-	nil,                           // 5: fstore.v1.Model.TagsEntry
-	nil,                           // 6: fstore.v1.ModelVersion.TrainingLineageEntry
-	nil,                           // 7: fstore.v1.ModelVersion.MetricsEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*Model)(nil),                        // 0: fstore.v1.Model
+	(*ModelVersion)(nil),                 // 1: fstore.v1.ModelVersion
+	(*Endpoint)(nil),                     // 2: fstore.v1.Endpoint
+	(*RoutingPolicy)(nil),                // 3: fstore.v1.RoutingPolicy
+	(*WeightedVersion)(nil),              // 4: fstore.v1.WeightedVersion
+	(*RegisterModelVersionRequest)(nil),  // 5: fstore.v1.RegisterModelVersionRequest
+	(*RegisterModelVersionResponse)(nil), // 6: fstore.v1.RegisterModelVersionResponse
+	(*ListModelVersionsRequest)(nil),     // 7: fstore.v1.ListModelVersionsRequest
+	(*ListModelVersionsResponse)(nil),    // 8: fstore.v1.ListModelVersionsResponse
+	(*GetModelVersionRequest)(nil),       // 9: fstore.v1.GetModelVersionRequest
+	(*GetModelVersionResponse)(nil),      // 10: fstore.v1.GetModelVersionResponse
+	nil,                                  // 11: fstore.v1.Model.TagsEntry
+	nil,                                  // 12: fstore.v1.ModelVersion.TrainingLineageEntry
+	nil,                                  // 13: fstore.v1.ModelVersion.MetricsEntry
+	nil,                                  // 14: fstore.v1.RegisterModelVersionRequest.TrainingLineageEntry
+	nil,                                  // 15: fstore.v1.RegisterModelVersionRequest.MetricsEntry
+	(*timestamppb.Timestamp)(nil),        // 16: google.protobuf.Timestamp
 }
 var file_fstore_v1_model_proto_depIdxs = []int32{
-	5, // 0: fstore.v1.Model.tags:type_name -> fstore.v1.Model.TagsEntry
-	6, // 1: fstore.v1.ModelVersion.training_lineage:type_name -> fstore.v1.ModelVersion.TrainingLineageEntry
-	7, // 2: fstore.v1.ModelVersion.metrics:type_name -> fstore.v1.ModelVersion.MetricsEntry
-	8, // 3: fstore.v1.ModelVersion.created_at:type_name -> google.protobuf.Timestamp
-	3, // 4: fstore.v1.Endpoint.routing:type_name -> fstore.v1.RoutingPolicy
-	4, // 5: fstore.v1.RoutingPolicy.challengers:type_name -> fstore.v1.WeightedVersion
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	11, // 0: fstore.v1.Model.tags:type_name -> fstore.v1.Model.TagsEntry
+	12, // 1: fstore.v1.ModelVersion.training_lineage:type_name -> fstore.v1.ModelVersion.TrainingLineageEntry
+	13, // 2: fstore.v1.ModelVersion.metrics:type_name -> fstore.v1.ModelVersion.MetricsEntry
+	16, // 3: fstore.v1.ModelVersion.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 4: fstore.v1.Endpoint.routing:type_name -> fstore.v1.RoutingPolicy
+	4,  // 5: fstore.v1.RoutingPolicy.challengers:type_name -> fstore.v1.WeightedVersion
+	14, // 6: fstore.v1.RegisterModelVersionRequest.training_lineage:type_name -> fstore.v1.RegisterModelVersionRequest.TrainingLineageEntry
+	15, // 7: fstore.v1.RegisterModelVersionRequest.metrics:type_name -> fstore.v1.RegisterModelVersionRequest.MetricsEntry
+	1,  // 8: fstore.v1.RegisterModelVersionResponse.version:type_name -> fstore.v1.ModelVersion
+	1,  // 9: fstore.v1.ListModelVersionsResponse.versions:type_name -> fstore.v1.ModelVersion
+	1,  // 10: fstore.v1.GetModelVersionResponse.version:type_name -> fstore.v1.ModelVersion
+	5,  // 11: fstore.v1.ModelService.RegisterModelVersion:input_type -> fstore.v1.RegisterModelVersionRequest
+	7,  // 12: fstore.v1.ModelService.ListModelVersions:input_type -> fstore.v1.ListModelVersionsRequest
+	9,  // 13: fstore.v1.ModelService.GetModelVersion:input_type -> fstore.v1.GetModelVersionRequest
+	6,  // 14: fstore.v1.ModelService.RegisterModelVersion:output_type -> fstore.v1.RegisterModelVersionResponse
+	8,  // 15: fstore.v1.ModelService.ListModelVersions:output_type -> fstore.v1.ListModelVersionsResponse
+	10, // 16: fstore.v1.ModelService.GetModelVersion:output_type -> fstore.v1.GetModelVersionResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_fstore_v1_model_proto_init() }
@@ -542,9 +911,9 @@ func file_fstore_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fstore_v1_model_proto_rawDesc), len(file_fstore_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   16,
 			NumExtensions: 0,
-			NumServices:   0,
+			NumServices:   1,
 		},
 		GoTypes:           file_fstore_v1_model_proto_goTypes,
 		DependencyIndexes: file_fstore_v1_model_proto_depIdxs,
