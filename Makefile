@@ -29,7 +29,7 @@ QS_HTTP ?= 127.0.0.1:6566
 QS_GRPC ?= 127.0.0.1:6570
 QS_BODY  = {"feature_service": "driver_ranking", "entities": {"driver_id": [1001, 1002, 999999]}}
 QS_PREDICT = {"model": "completion", "entities": {"driver_id": [1001, 1002, 1003], "rider_id": [7, 8, 9]}, "request_context": {"distance_km": [3.5, 12.0, 28.0], "surge": [1.0, 1.4, 2.0]}}
-QS_INFER   = {"id": "quickstart", "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 16], "data": [[0.62, 81.0, 4.7, 9, 210.5, 41.0, 6.1, 0.12, 140, 4.6, 4, 96.0, 0.05, 6.7, false, 0.62], [0.21, 35.0, 4.1, 1, 18.0, 18.0, 14.2, 0.02, 3, 3.9, 1, 25.0, 0.6, 52.9, true, 0.42]]}]}
+QS_INFER   = {"id": "quickstart", "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 16], "data": [[0.62, 81.0, 4.7, 9, 210.5, 41.0, 6.1, 0.12, 140, 4.6, 4, 96.0, 0.05, 6.7, 0, 0.62], [0.21, 35.0, 4.1, 1, 18.0, 18.0, 14.2, 0.02, 3, 3.9, 1, 25.0, 0.6, 52.9, 1, 0.42]]}]}
 QS_PUSH  = {"push_source_name": "trips_live", "to": "online", "df": {"trip_id": [900001], "driver_id": [1001], "rider_id": [7], "event_ts": ["2026-01-07 23:55:00"], "fare": [42.0], "completed": [true]}}
 
 ## quickstart: generate the example, apply it, build a training set, materialise it,
