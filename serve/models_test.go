@@ -382,6 +382,31 @@ func TestModelErrors(t *testing.T) {
 		t.Errorf("live: %d %s", st, b)
 	}
 
+	// The same refusals over gRPC.
+	ctx := context.Background()
+	for _, c := range []struct {
+		req  *inference.ModelInferRequest
+		code codes.Code
+		msg  string
+	}{
+		{&inference.ModelInferRequest{ModelName: "nope"}, codes.NotFound, `unknown model "nope"`},
+		{&inference.ModelInferRequest{ModelName: "completion", ModelVersion: "3"}, codes.NotFound, "has no version 3"},
+		{&inference.ModelInferRequest{ModelName: "completion"}, codes.InvalidArgument, "inputs: want at least one tensor"},
+		{&inference.ModelInferRequest{ModelName: "completion", Inputs: []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 2},
+			Contents: &inference.InferTensorContents{Fp32Contents: []float32{1, 2}}}}}, codes.InvalidArgument, fmt.Sprintf("want [N, %d]", n)},
+		{&inference.ModelInferRequest{ModelName: "completion", Inputs: []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, int64(n)},
+			Contents: &inference.InferTensorContents{Fp64Contents: []float64{1}}}}}, codes.InvalidArgument, fmt.Sprintf("contents have 0 elements of FP32, the shape needs %d", n)},
+		{&inference.ModelInferRequest{ModelName: "completion", Inputs: []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, int64(n)}}},
+			RawInputContents: [][]byte{make([]byte, 3)}}, codes.InvalidArgument, fmt.Sprintf("raw contents are 3 bytes, the shape needs %d elements of FP32 (%d bytes)", n, 4*n)},
+		{&inference.ModelInferRequest{ModelName: "completion", Inputs: []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, int64(n)}}},
+			RawInputContents: [][]byte{{}, {}}}, codes.InvalidArgument, "raw_input_contents: 2 entries for 1 inputs"},
+	} {
+		_, err := env.infer.ModelInfer(ctx, c.req)
+		if status.Code(err) != c.code || !strings.Contains(status.Convert(err).Message(), c.msg) {
+			t.Errorf("ModelInfer %v: %v, want %s containing %q", c.req, err, c.code, c.msg)
+		}
+	}
+
 	// Registrations that must be refused, writing nothing.
 	good, err := m.MarshalBinary()
 	if err != nil {
