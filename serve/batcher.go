@@ -34,6 +34,20 @@ type BatchPolicy struct {
 	Instances int
 }
 
+// Validate reports a negative field (zero means the default).
+func (p *BatchPolicy) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max batch size", int64(p.MaxBatchSize)}, {"max queue delay", int64(p.MaxQueueDelay)}, {"max queue size", int64(p.MaxQueueSize)},
+		{"queue timeout", int64(p.Timeout)}, {"model instances", int64(p.Instances)}} {
+		if f.v < 0 {
+			return fmt.Errorf("serve: batching: %s is negative", f.name)
+		}
+	}
+	return nil
+}
+
 // EnsureDefaults fills unset fields.
 func (p *BatchPolicy) EnsureDefaults() {
 	if p.MaxBatchSize <= 0 {

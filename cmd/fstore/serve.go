@@ -43,6 +43,9 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 400 (413 for the body size).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Batching.Validate(); err != nil {
+				return usageError{err}
+			}
 			var h slog.Handler
 			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 			if g.quiet {
@@ -91,6 +94,11 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 	f.IntVar(&cfg.Limits.MaxEntities, "max-entities", 0, "most entities per feature request, events per push (default 10000)")
 	f.IntVar(&cfg.Limits.MaxFeatures, "max-features", 0, "most features per request (default 1000)")
 	f.DurationVar(&cfg.Limits.RequestTimeout, "request-timeout", 0, "bound on one request's work, store calls included (default 1s)")
+	f.IntVar(&cfg.Batching.MaxBatchSize, "max-batch-size", 0, "most rows one coalesced model batch holds (default 256)")
+	f.DurationVar(&cfg.Batching.MaxQueueDelay, "max-queue-delay", 0, "how long a model batch waits for more requests (default 0: only what is queued)")
+	f.IntVar(&cfg.Batching.MaxQueueSize, "max-queue-size", 0, "most requests waiting per model version; beyond it 503 (default 1024)")
+	f.DurationVar(&cfg.Batching.Timeout, "queue-timeout", 0, "longest wait in a model's queue before a 504 (default 1s)")
+	f.IntVar(&cfg.Batching.Instances, "model-instances", 0, "batches each model version runs at once (default 1)")
 	f.StringVar(&asOf, "as-of", "", "serve as if the time were this RFC 3339 time (replays and demos; default: the wall clock)")
 	storeFlag(cmd, &storeURL)
 	return cmd
