@@ -64,6 +64,10 @@ type ReadResult struct {
 	derr   error
 	cb     func(int, []byte)
 	cbView *OnlineView
+	// want is the read's selection (nil: all), outs the wanted outputs.
+	want      []bool
+	outs      []int
+	rowStatus []Status
 }
 
 // Read reads n entities of view ov from store, evaluated at t
@@ -75,6 +79,14 @@ type ReadResult struct {
 // earlier than the events the store holds: a read cannot travel back
 // before the online state's latest events.
 func Read(ctx context.Context, store OnlineStore, ov *OnlineView, keys []*compute.Column, n int, t int64, r *ReadResult) error {
+	return ReadOutputs(ctx, store, ov, nil, keys, n, t, r)
+}
+
+// ReadOutputs is Read for the outputs want selects (want[o] for
+// ov.Outputs[o]; nil: all): only those are decoded and evaluated, and
+// r.Values[o] and r.Status[o] of the others are empty. A request for 10
+// of a view's 50 features decodes 10.
+func ReadOutputs(ctx context.Context, store OnlineStore, ov *OnlineView, want []bool, keys []*compute.Column, n int, t int64, r *ReadResult) error {
 	if len(keys) != len(ov.KeyTypes) {
 		return fmt.Errorf("featurestore: view %q has %d join keys, the read gives %d", ov.Name, len(ov.KeyTypes), len(keys))
 	}
@@ -83,7 +95,10 @@ func Read(ctx context.Context, store OnlineStore, ov *OnlineView, keys []*comput
 			return fmt.Errorf("featurestore: view %q: join key %q: want %d %s values, got %d %s", ov.Name, ov.KeyNames[i], n, ov.KeyTypes[i], c.Len, c.Type)
 		}
 	}
-	r.reset(ov, n)
+	if want != nil && len(want) != len(ov.Outputs) {
+		return fmt.Errorf("featurestore: view %q has %d outputs, the read selects from %d", ov.Name, len(ov.Outputs), len(want))
+	}
+	r.reset(ov, want, n)
 	for i := 0; i < n; i++ {
 		start := len(r.keyBuf)
 		var ok bool
@@ -112,11 +127,11 @@ func Read(ctx context.Context, store OnlineStore, ov *OnlineView, keys []*comput
 
 // decode returns the Get callback for ov. A closure passed through an
 // interface escapes, so the result caches it per view (no allocation per
-// read).
+// read). The plain features go straight into their columns.
 func (r *ReadResult) decode(ov *OnlineView) func(k int, b []byte) {
 	return func(k int, b []byte) {
 		i := r.idx[k]
-		err := ov.Layout.Decode(b, &r.vals[i])
+		err := ov.Layout.DecodeColumns(b, &r.vals[i], r.want, r.Values, i)
 		switch {
 		case err == nil:
 			r.found[i] = true
@@ -131,8 +146,9 @@ func (r *ReadResult) decode(ov *OnlineView) func(k int, b []byte) {
 	}
 }
 
-func (r *ReadResult) reset(ov *OnlineView, n int) {
+func (r *ReadResult) reset(ov *OnlineView, want []bool, n int) {
 	r.N = n
+	r.want = want
 	r.keyBuf, r.keys, r.idx = r.keyBuf[:0], r.keys[:0], r.idx[:0]
 	if cap(r.found) < n {
 		r.found = make([]bool, n)
@@ -150,7 +166,20 @@ func (r *ReadResult) reset(ov *OnlineView, n int) {
 		r.Status = make([][]Status, no)
 	}
 	r.Values, r.Status = r.Values[:no], r.Status[:no]
+	r.outs = r.outs[:0]
 	for o, f := range ov.Outputs {
+		if want != nil && !want[o] {
+			// Empty, so that a stray use fails loudly rather than reading
+			// an earlier read's values; the bitmap keeps its memory for
+			// a later read that wants the output.
+			c := &r.Values[o]
+			valid := c.Valid
+			c.Reset(f.Type, 0)
+			c.Valid = valid[:0]
+			r.Status[o] = r.Status[o][:0]
+			continue
+		}
+		r.outs = append(r.outs, o)
 		r.Values[o].ResetBitmap(f.Type, n, true)
 		if cap(r.Status[o]) < n {
 			r.Status[o] = make([]Status, n)
@@ -159,49 +188,71 @@ func (r *ReadResult) reset(ov *OnlineView, n int) {
 	}
 }
 
+// finish sets every wanted output's statuses (and nulls where a value is
+// not PRESENT) and evaluates the wanted aggregations.
 func (r *ReadResult) finish(ov *OnlineView, t int64) {
 	nf := len(ov.Layout.Features)
-	for i := 0; i < r.N; i++ {
+	// The status of each entity's row, shared by its plain features:
+	// Present there means "the feature's own null bit decides".
+	if cap(r.rowStatus) < r.N {
+		r.rowStatus = make([]Status, r.N)
+	}
+	rows := r.rowStatus[:r.N]
+	for i := range rows {
 		v := &r.vals[i]
-		found := r.found[i]
 		r.EventTS[i] = 0
-		fresh := false
-		if found && v.HasRow {
+		switch {
+		case !r.found[i] || !v.HasRow:
+			rows[i] = NotFound
+		case !compute.Fresh(v.EventTS, t, ov.TTL):
 			r.EventTS[i] = v.EventTS
-			fresh = compute.Fresh(v.EventTS, t, ov.TTL)
+			rows[i] = OutsideMaxAge
+		default:
+			r.EventTS[i] = v.EventTS
+			rows[i] = Present
 		}
-		for o := 0; o < nf; o++ {
-			col := &r.Values[o]
-			switch {
-			case !found || !v.HasRow:
-				r.Status[o][i] = NotFound
-			case !fresh:
-				r.Status[o][i] = OutsideMaxAge
-			case v.Features[o].Null:
-				r.Status[o][i] = NullValue
-			default:
-				r.Status[o][i] = Present
-				setScalar(col, i, v.Features[o])
-				col.Valid.Set(i)
-			}
+	}
+	for _, o := range r.outs {
+		if o >= nf {
+			r.finishAgg(ov, o, t)
+			continue
 		}
-		for a, g := range ov.Aggs {
-			o := nf + a
-			col := &r.Values[o]
-			var acc compute.Acc
-			if found {
-				acc = g.Eval(v.Tiles[a], t)
-			}
-			col.Valid.Set(i)
-			g.Result(&acc, col, i, col.Valid)
+		col, st := &r.Values[o], r.Status[o][:len(rows)]
+		for i, rs := range rows {
 			switch {
-			case !found && g.Func != def.Count:
-				r.Status[o][i] = NotFound
+			case rs != Present:
+				st[i] = rs
+				// DecodeColumns wrote the stale or unread row's value.
+				col.Valid.Clear(i)
 			case col.Valid.Get(i):
-				r.Status[o][i] = Present
+				st[i] = Present
 			default:
-				r.Status[o][i] = NullValue
+				st[i] = NullValue
 			}
+		}
+	}
+}
+
+// finishAgg evaluates aggregation output o at t for every entity.
+func (r *ReadResult) finishAgg(ov *OnlineView, o int, t int64) {
+	a := o - len(ov.Layout.Features)
+	g := ov.Aggs[a]
+	col := &r.Values[o]
+	for i := 0; i < r.N; i++ {
+		found := r.found[i]
+		var acc compute.Acc
+		if found {
+			acc = g.Eval(r.vals[i].Tiles[a], t)
+		}
+		col.Valid.Set(i)
+		g.Result(&acc, col, i, col.Valid)
+		switch {
+		case !found && g.Func != def.Count:
+			r.Status[o][i] = NotFound
+		case col.Valid.Get(i):
+			r.Status[o][i] = Present
+		default:
+			r.Status[o][i] = NullValue
 		}
 	}
 }

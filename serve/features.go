@@ -84,6 +84,7 @@ type onlineRequest struct {
 	ents     []inputCol
 	reqCtx   []inputCol
 	reads    []featurestore.ReadResult // by view slot
+	wants    [][]bool                  // by view slot: the outputs to read
 	keys     [][]*compute.Column       // by view slot
 	ods      []odState                 // by on-demand slot
 	refSeen  map[string]struct{}
@@ -91,8 +92,11 @@ type onlineRequest struct {
 	parser   fastjson.Parser
 	out      []byte
 	fs       *featureServer
-	tsBuf    []byte
-	tsEnd    []int32 // by entity: end of its timestamp in tsBuf
+	dctx     *deadlineCtx // the HTTP request's context, reused
+	// times holds the event_timestamps list of the view being encoded;
+	// present and epochs the all-PRESENT statuses and all-epoch times of
+	// r.n rows, formatted at most once per request (empty until then).
+	times, present, epochs []byte
 }
 
 func (r *onlineRequest) reset(cat *catalog, lim *Limits) {
@@ -107,6 +111,7 @@ func (r *onlineRequest) reset(cat *catalog, lim *Limits) {
 	for len(r.reads) < cat.nviews {
 		r.reads = append(r.reads, featurestore.ReadResult{})
 		r.keys = append(r.keys, nil)
+		r.wants = append(r.wants, nil)
 	}
 	for len(r.ods) < cat.nod {
 		r.ods = append(r.ods, odState{})
@@ -204,6 +209,7 @@ func (r *onlineRequest) resolve() error {
 			return badRequest("request_context: %q has %d values, want one per entity (%d)", r.reqCtx[i].name, n, r.n)
 		}
 	}
+	r.selectOutputs()
 	for _, sv := range r.use.views {
 		ov := sv.ov
 		keys := r.keys[sv.slot][:0]
@@ -245,6 +251,32 @@ func (r *onlineRequest) resolve() error {
 		}
 	}
 	return nil
+}
+
+// selectOutputs marks, per view to read, the outputs the request needs:
+// its features of the view and the inputs of its on-demand views, so that
+// a read decodes no other.
+func (r *onlineRequest) selectOutputs() {
+	for _, sv := range r.use.views {
+		w := r.wants[sv.slot]
+		if n := len(sv.ov.Outputs); cap(w) < n {
+			w = make([]bool, n)
+		} else {
+			w = w[:n]
+			clear(w)
+		}
+		r.wants[sv.slot] = w
+	}
+	for _, f := range r.use.features {
+		if f.view != nil {
+			r.wants[f.view.slot][f.out] = true
+		}
+	}
+	for _, sod := range r.use.ods {
+		for _, in := range sod.inputs {
+			r.wants[in.view.slot][in.out] = true
+		}
+	}
 }
 
 func (r *onlineRequest) joinKeys() []string {
@@ -295,7 +327,7 @@ func (r *onlineRequest) execute(ctx context.Context, store featurestore.OnlineSt
 	r.now = now
 	for _, sv := range r.use.views {
 		start := time.Now()
-		err := featurestore.Read(ctx, store, sv.ov, r.keys[sv.slot], r.n, r.now, &r.reads[sv.slot])
+		err := featurestore.ReadOutputs(ctx, store, sv.ov, r.wants[sv.slot], r.keys[sv.slot], r.n, r.now, &r.reads[sv.slot])
 		m.storeRead(time.Since(start))
 		if err != nil {
 			if ctx.Err() != nil {

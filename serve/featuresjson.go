@@ -238,6 +238,7 @@ func (r *onlineRequest) appendJSON(b []byte) []byte {
 		b = appendJSONString(b, r.featureName(&r.use.features[i]))
 	}
 	b = append(b, `]},"results":[`...)
+	r.present, r.epochs = r.present[:0], r.epochs[:0]
 	for i := range r.ents {
 		if i > 0 {
 			b = append(b, ',')
@@ -267,35 +268,87 @@ func (r *onlineRequest) appendJSON(b []byte) []byte {
 func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurestore.Status, ts []int64) []byte {
 	n := r.n
 	b = append(b, `{"values":[`...)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b = append(b, ',')
+	if c.Type == def.Double {
+		b = appendDoubles(b, c, n)
+	} else {
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, c, i)
 		}
-		b = appendValue(b, c, i)
 	}
 	b = append(b, `],"statuses":[`...)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b = append(b, ',')
+	if allPresent(c, st, n) {
+		// The usual column: every value present, the list formatted once
+		// per request.
+		if len(r.present) == 0 {
+			r.present = joinN(r.present, statusJSON[featurestore.Present], n)
 		}
-		b = append(b, statusJSON[statusAt(c, st, i)]...)
+		b = append(b, r.present...)
+	} else {
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, statusJSON[statusAt(c, st, i)]...)
+		}
 	}
 	b = append(b, `],"event_timestamps":[`...)
+	if ts == nil {
+		if len(r.epochs) == 0 {
+			r.epochs = joinN(r.epochs, epochJSON, n)
+		}
+		b = append(b, r.epochs...)
+	} else {
+		b = append(b, r.times...)
+	}
+	return append(b, "]}"...)
+}
+
+// appendDoubles appends the n values of a DOUBLE column, comma-separated.
+func appendDoubles(b []byte, c *compute.Column, n int) []byte {
+	f64 := c.F64[:n]
+	for i, f := range f64 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !c.Valid.Get(i) || math.IsNaN(f) || math.IsInf(f, 0) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = appendFloat(b, f)
+	}
+	return b
+}
+
+// allPresent reports whether every one of the n rows is PRESENT.
+func allPresent(c *compute.Column, st []featurestore.Status, n int) bool {
+	if st == nil {
+		for i := 0; i < n; i++ {
+			if c.Null(i) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, s := range st[:n] {
+		if s != featurestore.Present {
+			return false
+		}
+	}
+	return true
+}
+
+// joinN appends n copies of s, comma-separated.
+func joinN(b []byte, s string, n int) []byte {
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if ts == nil {
-			b = append(b, epochJSON...)
-			continue
-		}
-		start := int32(0)
-		if i > 0 {
-			start = r.tsEnd[i-1]
-		}
-		b = append(b, r.tsBuf[start:r.tsEnd[i]]...)
+		b = append(b, s...)
 	}
-	return append(b, "]}"...)
+	return b
 }
 
 // statusAt is row i's status: st[i], or for a column without statuses
@@ -311,21 +364,21 @@ func statusAt(c *compute.Column, st []featurestore.Status, i int) featurestore.S
 }
 
 // formatTimes formats event times (microseconds) as quoted RFC 3339 into
-// r.tsBuf, one per entity.
+// r.times, one per entity, comma-separated: the event_timestamps of every
+// feature of one view.
 func (r *onlineRequest) formatTimes(ts []int64) {
-	r.tsBuf = r.tsBuf[:0]
-	if cap(r.tsEnd) < r.n {
-		r.tsEnd = make([]int32, r.n)
-	}
-	r.tsEnd = r.tsEnd[:r.n]
+	b := r.times[:0]
 	for i := 0; i < r.n; i++ {
-		if ts[i] == 0 {
-			r.tsBuf = append(r.tsBuf, epochJSON...)
-		} else {
-			r.tsBuf = appendTime(r.tsBuf, ts[i])
+		if i > 0 {
+			b = append(b, ',')
 		}
-		r.tsEnd[i] = int32(len(r.tsBuf))
+		if ts[i] == 0 {
+			b = append(b, epochJSON...)
+		} else {
+			b = appendTime(b, ts[i])
+		}
 	}
+	r.times = b
 }
 
 func appendTime(b []byte, us int64) []byte {
@@ -358,66 +411,6 @@ func appendValue(b []byte, c *compute.Column, i int) []byte {
 	}
 	return append(b, "null"...)
 }
-
-// appendFloat appends f's shortest round-tripping decimal form, laid out
-// as encoding/json does: plain decimal for 1e-6 <= |f| < 1e21, exponent
-// form otherwise. It formats the digits once with 'e' (strconv's 'g'
-// costs a third more) and moves the decimal point itself.
-func appendFloat(b []byte, f float64) []byte {
-	abs := math.Abs(f)
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		b = strconv.AppendFloat(b, f, 'e', -1, 64)
-		// e-07 → e-7, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-		return b
-	}
-	if abs == 0 {
-		if math.Signbit(f) {
-			return append(b, "-0"...)
-		}
-		return append(b, '0')
-	}
-	if f < 0 {
-		b = append(b, '-')
-		f = -f
-	}
-	var scratch [32]byte
-	e := strconv.AppendFloat(scratch[:0], f, 'e', -1, 64)
-	// e is d[.ddd]e±XX (two or three exponent digits).
-	mark := len(e) - 4
-	if e[mark] != 'e' {
-		mark--
-	}
-	exp := int(e[mark+2]-'0')*10 + int(e[mark+3]-'0')
-	if mark+4 < len(e) {
-		exp = exp*10 + int(e[mark+4]-'0')
-	}
-	var rest []byte // the digits after the first
-	if mark > 1 {
-		rest = e[2:mark]
-	}
-	if e[mark+1] == '-' { // 0.000ddd
-		b = append(b, '0', '.')
-		b = append(b, zeros[:exp-1]...)
-		b = append(b, e[0])
-		return append(b, rest...)
-	}
-	b = append(b, e[0])
-	if exp >= len(rest) { // ddd000
-		b = append(b, rest...)
-		return append(b, zeros[:exp-len(rest)]...)
-	}
-	b = append(b, rest[:exp]...) // dd.ddd
-	b = append(b, '.')
-	return append(b, rest[exp:]...)
-}
-
-// zeros pads appendFloat's plain decimals (|f| < 1e21: at most 20 zeros;
-// >= 1e-6: at most 5).
-var zeros = []byte("000000000000000000000000")
 
 const hexDigits = "0123456789abcdef"
 

@@ -112,9 +112,11 @@ func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
 		err = r.resolve()
 	}
 	if err == nil {
-		c, cancel := context.WithTimeout(fs.base, fs.lim.RequestTimeout)
+		// The request's own deadline context: no timer or allocation
+		// unless the store waits on it (see deadlineCtx).
+		c := startDeadline(&r.dctx, fs.base, time.Now().Add(fs.lim.RequestTimeout))
 		err = r.execute(c, fs.store, fs.m, fs.now().UnixMicro())
-		cancel()
+		c.end()
 	}
 	if err != nil {
 		fs.release(r)

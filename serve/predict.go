@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -44,9 +43,9 @@ func (f *front) predict(ctx *fasthttp.RequestCtx) {
 		err = r.resolve()
 	}
 	if err == nil {
-		c, cancel := context.WithTimeout(fs.base, fs.lim.RequestTimeout)
+		c := startDeadline(&r.dctx, fs.base, start.Add(fs.lim.RequestTimeout))
 		err = r.execute(c, fs.store, fs.m, fs.now().UnixMicro())
-		cancel()
+		c.end()
 	}
 	if err == nil {
 		err = st.fillFromFeatures(r, sm)

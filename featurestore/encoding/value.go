@@ -243,6 +243,100 @@ func (r *reader) scalar(t def.ValueType, what string) Scalar {
 // Decode decodes b, written with layout l, into v, reusing v's slices.
 func (l *Layout) Decode(b []byte, v *Value) error {
 	r := reader{b: b}
+	if err := l.decodeHeader(&r, v); err != nil {
+		return err
+	}
+	v.Features = v.Features[:0]
+	if v.HasRow && r.err == nil {
+		nulls := l.nullBitmap(&r)
+		for i, t := range l.Features {
+			if r.err != nil {
+				break
+			}
+			if nulls[i/8]&(1<<(i%8)) != 0 {
+				v.Features = append(v.Features, Scalar{Null: true})
+				continue
+			}
+			// The fixed-width types inline; the rest go through scalar.
+			if (t == def.Double || t == def.Int64 || t == def.Timestamp) && len(r.b) >= 8 {
+				x := binary.LittleEndian.Uint64(r.b)
+				r.b = r.b[8:]
+				if t == def.Double {
+					v.Features = append(v.Features, Scalar{F: math.Float64frombits(x)})
+				} else {
+					v.Features = append(v.Features, Scalar{I: int64(x)})
+				}
+				continue
+			}
+			v.Features = append(v.Features, r.scalar(t, "feature"))
+		}
+	}
+	return l.decodeTiles(&r, v, nil)
+}
+
+// DecodeColumns decodes b, written with layout l, for a read: the header
+// and the tiles into v as Decode does, but each plain feature f straight
+// into row i of cols[f] — its value, and its validity bit, set or cleared
+// by its null bit — leaving v.Features empty. Reading a row's features
+// into columns instead of Scalars halves the work of a wide read.
+//
+// want selects by output: want[f] for plain feature f, want[len(Features)+a]
+// for aggregation a; nil selects everything. Features and tiles not
+// wanted are checked as Decode checks them, but not stored: their columns
+// are not touched and their v.Tiles are empty. cols[f] of every wanted
+// feature must have type l.Features[f], a bitmap (compute.Column.ResetBitmap)
+// and more than i rows. Without a row (v.HasRow false), cols are not
+// touched. On an error, wanted cols may have been written at row i.
+func (l *Layout) DecodeColumns(b []byte, v *Value, want []bool, cols []compute.Column, i int) error {
+	r := reader{b: b}
+	if err := l.decodeHeader(&r, v); err != nil {
+		return err
+	}
+	v.Features = v.Features[:0]
+	if v.HasRow && r.err == nil {
+		nulls := l.nullBitmap(&r)
+		for f, t := range l.Features {
+			if r.err != nil {
+				break
+			}
+			null := nulls[f/8]&(1<<(f%8)) != 0
+			if want != nil && !want[f] {
+				if !null {
+					r.skipScalar(t, "feature")
+				}
+				continue
+			}
+			c := &cols[f]
+			if null {
+				c.Valid.Clear(i)
+				continue
+			}
+			switch {
+			case t == def.Double && len(r.b) >= 8:
+				c.F64[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+				r.b = r.b[8:]
+			case (t == def.Int64 || t == def.Timestamp) && len(r.b) >= 8:
+				c.I64[i] = int64(binary.LittleEndian.Uint64(r.b))
+				r.b = r.b[8:]
+			default:
+				s := r.scalar(t, "feature")
+				switch t {
+				case def.Bool:
+					c.B[i] = s.B
+				case def.String:
+					c.S[i] = s.S
+				}
+			}
+			c.Valid.Set(i)
+		}
+	}
+	return l.decodeTiles(&r, v, want)
+}
+
+// decodeHeader reads the format, schema version, through, flags and, for
+// a value with a row, its times. An error it returns is final; r.err
+// otherwise carries a truncation for the caller to report.
+func (l *Layout) decodeHeader(r *reader, v *Value) error {
 	if f := r.byte1("format"); r.err == nil && f != FormatV1 {
 		return fmt.Errorf("%w: unknown format %d", ErrCorrupt, f)
 	}
@@ -260,45 +354,63 @@ func (l *Layout) Decode(b []byte, v *Value) error {
 	}
 	v.HasRow = flags == 1
 	v.EventTS, v.Created = 0, 0 // a reused Value must not keep a previous row's times
-	v.Features = v.Features[:0]
 	if v.HasRow && r.err == nil {
 		v.EventTS = int64(r.u64("event time"))
 		v.Created = int64(r.u64("created time"))
-		nb := (len(l.Features) + 7) / 8
-		if len(r.b) < nb {
-			r.fail("truncated null bitmap")
-		} else {
-			nulls := r.b[:nb]
-			r.b = r.b[nb:]
-			if rem := len(l.Features) % 8; rem != 0 && nulls[nb-1]>>rem != 0 {
-				// Only one encoding per value: byte equality is value equality.
-				r.fail("null bits set past the last feature")
-			}
-			for i, t := range l.Features {
-				if nulls[i/8]&(1<<(i%8)) != 0 {
-					v.Features = append(v.Features, Scalar{Null: true})
-					continue
-				}
-				// The fixed-width types inline; the rest go through scalar.
-				if (t == def.Double || t == def.Int64 || t == def.Timestamp) && len(r.b) >= 8 {
-					x := binary.LittleEndian.Uint64(r.b)
-					r.b = r.b[8:]
-					if t == def.Double {
-						v.Features = append(v.Features, Scalar{F: math.Float64frombits(x)})
-					} else {
-						v.Features = append(v.Features, Scalar{I: int64(x)})
-					}
-					continue
-				}
-				v.Features = append(v.Features, r.scalar(t, "feature"))
-			}
-		}
 	}
+	return nil
+}
+
+// nullBitmap reads the null bitmap of the plain features. On a
+// truncated or non-canonical bitmap it fails r and returns a bitmap of
+// the right size marking none, so that callers need no second check.
+func (l *Layout) nullBitmap(r *reader) []byte {
+	nb := (len(l.Features) + 7) / 8
+	if r.err != nil || len(r.b) < nb {
+		r.fail("truncated null bitmap")
+		return make([]byte, nb)
+	}
+	nulls := r.b[:nb]
+	r.b = r.b[nb:]
+	if rem := len(l.Features) % 8; rem != 0 && nulls[nb-1]>>rem != 0 {
+		// Only one encoding per value: byte equality is value equality.
+		r.fail("null bits set past the last feature")
+	}
+	return nulls
+}
+
+// skipScalar checks and skips an encoded scalar of type t.
+func (r *reader) skipScalar(t def.ValueType, what string) {
+	switch t {
+	case def.Int64, def.Timestamp, def.Double:
+		if len(r.b) < 8 {
+			r.fail("truncated " + what)
+			return
+		}
+		r.b = r.b[8:]
+	case def.String:
+		n := r.uvarint(what + " length")
+		if n > uint64(len(r.b)) {
+			r.fail("STRING " + what + " longer than the value")
+			return
+		}
+		r.b = r.b[n:]
+	default:
+		r.scalar(t, what)
+	}
+}
+
+// decodeTiles reads the tiles of every aggregation into v.Tiles (those of
+// aggregations want leaves out are checked and dropped) and checks that
+// nothing follows them.
+func (l *Layout) decodeTiles(r *reader, v *Value, want []bool) error {
 	if cap(v.Tiles) < len(l.Aggs) {
 		v.Tiles = make([]compute.Tiles, len(l.Aggs))
 	}
 	v.Tiles = v.Tiles[:len(l.Aggs)]
+	nf := len(l.Features)
 	for ai, a := range l.Aggs {
+		keep := want == nil || want[nf+ai]
 		n := r.uvarint("tile count")
 		if n > uint64(len(r.b)) { // every tile takes at least a byte
 			r.fail("tile count larger than the value")
@@ -328,10 +440,16 @@ func (l *Layout) Decode(b []byte, v *Value) error {
 					acc.TS = r.varint("last time")
 					acc.Created = r.varint("last created time")
 				}
+				if !keep {
+					r.skipScalar(a.In, "tile value")
+					break
+				}
 				s := r.scalar(a.In, "tile value")
 				acc.I, acc.F, acc.S, acc.B = s.I, s.F, s.S, s.B
 			}
-			tiles = append(tiles, compute.Tile{K: k, Acc: acc})
+			if keep {
+				tiles = append(tiles, compute.Tile{K: k, Acc: acc})
+			}
 		}
 		v.Tiles[ai] = tiles
 	}

@@ -1,13 +1,16 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -190,15 +193,202 @@ func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []b
 	if len(keys) == 0 {
 		return nil
 	}
-	scratch := make([]byte, 0, 256)
-	err := s.mget(ctx, s.keyArgs(keys), func(i int, v string) {
-		scratch = append(scratch[:0], v...)
-		fn(i, scratch)
-	})
+	var err error
+	if s.single != nil {
+		err = s.getSingle(ctx, keys, fn)
+	} else {
+		scratch := make([]byte, 0, 256)
+		err = s.mget(ctx, s.keyArgs(keys), func(i int, v string) {
+			scratch = append(scratch[:0], v...)
+			fn(i, scratch)
+		})
+	}
 	if err != nil {
 		return opError(ctx, "read from", s.addr, err)
 	}
 	return nil
+}
+
+// getScratch is the reusable state of a single node's Get: the MGET's
+// arguments, the Redis keys they point to, and the raw reply. Arguments
+// are *string into keys, whose strings alias keyBuf: go-redis writes a
+// *string argument as its string, and a pointer goes into an interface
+// without an allocation, as a string or []byte does not.
+type getScratch struct {
+	keyBuf []byte
+	keys   []string
+	args   []any
+	reply  bytes.Buffer
+}
+
+var getPool = sync.Pool{New: func() any { return new(getScratch) }}
+
+// maxPooledReply bounds the reply buffer a getScratch keeps in the pool,
+// so that one huge read does not pin its memory.
+const maxPooledReply = 1 << 20
+
+// getSingle reads keys from a single node with MGETs of up to maxBatch
+// keys, each reply read raw into a pooled buffer and parsed here: no
+// allocation per key, where go-redis's own MGET allocates a string and an
+// interface per value. The read is retried once on a network error that is
+// not a timeout, as go-redis retries its own commands (RawWriteToCmd opts
+// out of that, as it cannot undo what it wrote).
+func (s *Store) getSingle(ctx context.Context, keys [][]byte, fn func(i int, value []byte)) error {
+	g := getPool.Get().(*getScratch)
+	defer func() {
+		if g.reply.Cap() <= maxPooledReply {
+			getPool.Put(g)
+		}
+	}()
+	size := 0
+	for _, k := range keys {
+		size += s.layout.overhead() + len(k)
+	}
+	if cap(g.keyBuf) < size {
+		g.keyBuf = make([]byte, 0, size)
+	}
+	buf := g.keyBuf[:0]
+	g.keys = g.keys[:0]
+	for _, k := range keys {
+		start := len(buf)
+		buf = s.layout.appendKey(buf, k) // never grows: sized above
+		g.keys = append(g.keys, unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start))
+	}
+	g.keyBuf = buf
+	for lo := 0; lo < len(keys); lo += maxBatch {
+		hi := min(lo+maxBatch, len(keys))
+		g.args = append(g.args[:0], "mget")
+		for j := lo; j < hi; j++ {
+			g.args = append(g.args, &g.keys[j])
+		}
+		var err error
+		for attempt := 0; attempt < 2; attempt++ {
+			g.reply.Reset()
+			cmd := goredis.NewRawWriteToCmd(ctx, &g.reply, g.args...)
+			if err = s.single.Process(ctx, cmd); err == nil || !retryable(ctx, err) {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := parseMGet(g.reply.Bytes(), hi-lo, lo, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retryable reports whether a failed read may be sent again: a broken
+// connection (a server restart closed a pooled one), not a timeout that
+// already took its time, nor a context that ended.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	var reply goredis.Error
+	return !errors.As(err, &reply)
+}
+
+// parseMGet parses the raw RESP reply of an MGET of n keys and calls
+// fn(base+j, value) for every key j present, value aliasing b. It checks
+// every length against b, so that a malformed reply is an error, never a
+// misread.
+func parseMGet(b []byte, n, base int, fn func(i int, value []byte)) error {
+	line, rest, err := respLine(b)
+	if err != nil {
+		return err
+	}
+	if line[0] == '-' {
+		return replyError(line[1:])
+	}
+	if line[0] != '*' {
+		return fmt.Errorf("%w: MGET answered %q, want an array", errBadReply, clip(line))
+	}
+	count, ok := respInt(line[1:])
+	if !ok || count != n {
+		return fmt.Errorf("%w: MGET of %d keys answered %q", errBadReply, n, clip(line))
+	}
+	for j := 0; j < n; j++ {
+		if line, rest, err = respLine(rest); err != nil {
+			return err
+		}
+		if line[0] == '_' { // RESP3 null
+			continue
+		}
+		if line[0] != '$' {
+			return fmt.Errorf("%w: MGET element %d is %q, want a bulk string", errBadReply, j, clip(line))
+		}
+		size, ok := respInt(line[1:])
+		switch {
+		case ok && size == -1: // RESP2 null: absent
+			continue
+		case !ok || size < 0 || size > len(rest)-2 || rest[size] != '\r' || rest[size+1] != '\n':
+			return fmt.Errorf("%w: MGET element %d: bad bulk string %q", errBadReply, j, clip(line))
+		}
+		fn(base+j, rest[:size:size])
+		rest = rest[size+2:]
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %d bytes after the MGET reply", errBadReply, len(rest))
+	}
+	return nil
+}
+
+// errBadReply is the cause of a reply that does not parse; it cannot
+// happen with a working Redis.
+var errBadReply = errors.New("redis: malformed reply")
+
+// replyError is an error reply of Redis, read by parseMGet. It implements
+// goredis.Error, as the error replies go-redis reads do.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+// RedisError marks e as a reply of Redis (goredis.Error).
+func (replyError) RedisError() {}
+
+// respLine splits b after its first CRLF: the line without it (never
+// empty) and the rest.
+func respLine(b []byte) (line, rest []byte, err error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 2 || b[i-1] != '\r' {
+		return nil, nil, fmt.Errorf("%w: truncated line %q", errBadReply, clip(b))
+	}
+	return b[:i-1], b[i+1:], nil
+}
+
+// respInt parses a RESP length: an optional '-' and decimal digits.
+func respInt(b []byte) (int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 10 || len(b) > 1 && b[0] == '0' {
+		return 0, false // one spelling per number, as Redis writes it
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func clip(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
 }
 
 // Put writes values[i] under keys[i] with one pipeline of SETs, with PX
