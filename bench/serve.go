@@ -73,6 +73,7 @@ sources { name: "features" parquet { path: "features" } timestamp_column: "event
 	}
 	b.WriteString(`feature_services { name: "s10" features: "fv10:*" }
 feature_services { name: "s50" features: "fv50:*" }
+models { name: "` + ServeModel + `" feature_service: "s50" }
 `)
 	return b.String()
 }
@@ -267,7 +268,9 @@ type ServeRun struct {
 	// Store is the online store: "" or "pebble" for the embedded one, or
 	// a redis:// or redis-cluster:// URL.
 	Store string
-	// Shapes are request shapes (see ParseServeShape). Default 1x10,
+	// Shapes are request shapes (see ParseServeShape): "NxM" for
+	// /get-online-features, "predict:Nx50" for /v1/predict with the
+	// scenario's model (ServeModel, an MLP over fv50). Default 1x10,
 	// 100x10, 100x50.
 	Shapes []string
 	// Conns are the connection counts to run each shape with. Default 1,
@@ -334,8 +337,13 @@ func (c *ServeRun) validate() error {
 		return fmt.Errorf("%w: empty Dir", ErrInvalidConfig)
 	}
 	for _, s := range c.Shapes {
-		if _, _, err := ParseServeShape(s); err != nil {
+		fs, predict := isPredictShape(s)
+		_, m, err := ParseServeShape(fs)
+		if err != nil {
 			return err
+		}
+		if predict && m != 50 {
+			return fmt.Errorf("%w: shape %q: the model reads all of fv50, want predict:Nx50", ErrInvalidConfig, s)
 		}
 	}
 	for _, n := range c.Conns {
@@ -400,6 +408,15 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 		c.Log("loaded in %s", time.Since(began).Round(time.Millisecond))
 	}
 
+	for _, shape := range c.Shapes {
+		if _, predict := isPredictShape(shape); predict {
+			if err := ensureServeModel(st, filepath.Join(c.Dir, "definitions.textproto"), c.Seed); err != nil {
+				return err
+			}
+			break
+		}
+	}
+
 	srvCtx, stop := context.WithCancel(ctx)
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
@@ -426,10 +443,18 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 		stop()
 		err = errors.Join(err, <-errc)
 	}()
-	endpoint := "http://" + addr.String() + "/get-online-features"
+	base := "http://" + addr.String()
 
 	for _, shape := range c.Shapes {
-		bodies := ServeBodies(shape, c.Entities, c.Bodies, c.Seed)
+		endpoint := base + "/get-online-features"
+		var bodies [][]byte
+		if fs, predict := isPredictShape(shape); predict {
+			n, _, _ := ParseServeShape(fs)
+			endpoint = base + "/v1/predict"
+			bodies = PredictBodies(n, c.Entities, c.Bodies, c.Seed)
+		} else {
+			bodies = ServeBodies(shape, c.Entities, c.Bodies, c.Seed)
+		}
 		if err := checkEndpoint(endpoint, bodies[0], c.Timeout); err != nil {
 			return err
 		}

@@ -181,6 +181,8 @@ func TestServeRunInvalid(t *testing.T) {
 	for _, c := range []ServeRun{
 		{},
 		{Dir: t.TempDir(), Shapes: []string{"1x7"}},
+		{Dir: t.TempDir(), Shapes: []string{"predict:100x10"}},
+		{Dir: t.TempDir(), Shapes: []string{"predict:x50"}},
 		{Dir: t.TempDir(), Conns: []int{0}},
 	} {
 		if err := c.Run(context.Background(), func(ServeResult) {}); !errors.Is(err, ErrInvalidConfig) {
@@ -196,7 +198,7 @@ func TestServeRunEndToEnd(t *testing.T) {
 	run := ServeRun{
 		Dir:      t.TempDir(),
 		Entities: 2000,
-		Shapes:   []string{"1x10", "100x50"},
+		Shapes:   []string{"1x10", "100x50", "predict:10x50"},
 		Conns:    []int{2},
 		Duration: 300 * time.Millisecond,
 		Warmup:   50 * time.Millisecond,
@@ -206,8 +208,8 @@ func TestServeRunEndToEnd(t *testing.T) {
 	if err := run.Run(context.Background(), func(r ServeResult) { results = append(results, r) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 2 {
-		t.Fatalf("%d results, want 2", len(results))
+	if len(results) != 3 {
+		t.Fatalf("%d results, want 3", len(results))
 	}
 	for _, r := range results {
 		if r.Saturation <= 0 || r.Load.Requests == 0 || r.Load.Errors != 0 || r.Load.P99 <= 0 {
@@ -215,7 +217,7 @@ func TestServeRunEndToEnd(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "100x50") {
+	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "100x50") || !strings.Contains(b.String(), "predict:10x50") {
 		t.Fatalf("table: %v\n%s", err, b.String())
 	}
 }
