@@ -89,18 +89,6 @@ func isPredictShape(shape string) (string, bool) {
 // seed.
 func PredictBodies(n, entities, count int, seed uint64) [][]byte {
 	entities = ServeData{Entities: entities}.entities()
-	prefix := `{"model":"` + ServeModel + `","entities":{"entity_id":[`
-	r := rand.New(rand.NewPCG(seed+2, uint64(n)))
-	bodies := make([][]byte, max(count, 0))
-	for i := range bodies {
-		b := append(make([]byte, 0, len(prefix)+n*7+3), prefix...)
-		for e := range n {
-			if e > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, r.Int64N(int64(entities)), 10)
-		}
-		bodies[i] = append(b, "]}}"...)
-	}
-	return bodies
+	prefix := []byte(`{"model":"` + ServeModel + `","entities":{"entity_id":[`)
+	return bodiesWithIDs(prefix, n, entities, count, rand.New(rand.NewPCG(seed+2, uint64(n))))
 }

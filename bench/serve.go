@@ -239,7 +239,12 @@ func ServeBodies(shape string, entities, count int, seed uint64) [][]byte {
 		prefix = append(prefix, '"')
 	}
 	prefix = append(prefix, `],"entities":{"entity_id":[`...)
-	r := rand.New(rand.NewPCG(seed+1, uint64(n)<<8|uint64(m)))
+	return bodiesWithIDs(prefix, n, entities, count, rand.New(rand.NewPCG(seed+1, uint64(n)<<8|uint64(m))))
+}
+
+// bodiesWithIDs returns count bodies: prefix, n entity ids drawn from
+// [0, entities) by r, comma-separated, then "]}}".
+func bodiesWithIDs(prefix []byte, n, entities, count int, r *rand.Rand) [][]byte {
 	bodies := make([][]byte, max(count, 0))
 	for i := range bodies {
 		b := append(make([]byte, 0, len(prefix)+n*7+3), prefix...)

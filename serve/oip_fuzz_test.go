@@ -85,4 +85,3 @@ func FuzzPredictRequest(f *testing.F) {
 		}
 	})
 }
-

@@ -80,12 +80,7 @@ func widePredictBody(r *rand.Rand, entities, ne int) []byte {
 }
 
 func callPredict(f *front, ctx *fasthttp.RequestCtx, body []byte) {
-	ctx.Request.Reset()
-	ctx.Response.Reset()
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.SetRequestURI("/v1/predict")
-	ctx.Request.SetBodyRaw(body)
-	f.predict(ctx)
+	invoke(ctx, "/v1/predict", body, f.predict)
 }
 
 // BenchmarkPredict measures /v1/predict's work per request without the

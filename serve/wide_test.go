@@ -112,12 +112,17 @@ func wideBody(r *rand.Rand, entities, ne, nf int) []byte {
 
 // call runs one request through the HTTP handler, without a network.
 func call(fs *featureServer, ctx *fasthttp.RequestCtx, body []byte) {
+	invoke(ctx, "/get-online-features", body, fs.getOnlineFeatures)
+}
+
+// invoke runs one POST of body to path through handler, without a network.
+func invoke(ctx *fasthttp.RequestCtx, path string, body []byte, handler fasthttp.RequestHandler) {
 	ctx.Request.Reset()
 	ctx.Response.Reset()
 	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.SetRequestURI("/get-online-features")
+	ctx.Request.SetRequestURI(path)
 	ctx.Request.SetBodyRaw(body)
-	fs.getOnlineFeatures(ctx)
+	handler(ctx)
 }
 
 // BenchmarkGetOnlineFeatures measures the server's work per request (parse,

@@ -19,12 +19,27 @@ import (
 // directory, and if a running server holds it, dials the address that
 // server recorded there.
 func (g *globals) registryClient(ctx context.Context) (fstorev1.RegistryServiceClient, func() error, error) {
+	st, conn, err := g.localOrServer()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st != nil {
+		return serve.NewLocalRegistryClient(st.Registry()), st.Close, nil
+	}
+	return fstorev1.NewRegistryServiceClient(conn), conn.Close, nil
+}
+
+// localOrServer opens the data directory, or, with --server or when a
+// running server holds the directory, connects to that server: exactly one
+// of the results is non-nil on success.
+func (g *globals) localOrServer() (*featurestore.Store, *grpc.ClientConn, error) {
 	if g.server != "" {
-		return dial(g.server)
+		conn, err := dialConn(g.server)
+		return nil, conn, err
 	}
 	st, err := featurestore.Open(g.dataDir, nil)
 	if err == nil {
-		return serve.NewLocalRegistryClient(st.Registry()), st.Close, nil
+		return st, nil, nil
 	}
 	if !errors.Is(err, featurestore.ErrLocked) {
 		return nil, nil, err
@@ -34,15 +49,8 @@ func (g *globals) registryClient(ctx context.Context) (fstorev1.RegistryServiceC
 		return nil, nil, err
 	}
 	g.note("(%s is in use by fstore serve; sending the command to it at %s)", g.dataDir, addr)
-	return dial(addr)
-}
-
-func dial(addr string) (fstorev1.RegistryServiceClient, func() error, error) {
 	conn, err := dialConn(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fstorev1.NewRegistryServiceClient(conn), conn.Close, nil
+	return nil, conn, err
 }
 
 // dialConn connects to an fstore server's gRPC address. Requests carry

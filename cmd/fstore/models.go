@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fstore/fstore/compute/model"
-	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 	"github.com/fstore/fstore/serve"
@@ -26,28 +24,12 @@ import (
 // running server's that holds it (which then loads new versions at once),
 // or --server's.
 func (g *globals) modelClient() (fstorev1.ModelServiceClient, func() error, error) {
-	if g.server != "" {
-		conn, err := dialConn(g.server)
-		if err != nil {
-			return nil, nil, err
-		}
-		return fstorev1.NewModelServiceClient(conn), conn.Close, nil
-	}
-	st, err := featurestore.Open(g.dataDir, nil)
-	if err == nil {
-		return serve.NewLocalModelClient(st), st.Close, nil
-	}
-	if !errors.Is(err, featurestore.ErrLocked) {
-		return nil, nil, err
-	}
-	addr, aerr := featurestore.AdvertisedServer(g.dataDir)
-	if aerr != nil || addr == "" {
-		return nil, nil, err
-	}
-	g.note("(%s is in use by fstore serve; sending the command to it at %s)", g.dataDir, addr)
-	conn, err := dialConn(addr)
+	st, conn, err := g.localOrServer()
 	if err != nil {
 		return nil, nil, err
+	}
+	if st != nil {
+		return serve.NewLocalModelClient(st), st.Close, nil
 	}
 	return fstorev1.NewModelServiceClient(conn), conn.Close, nil
 }
