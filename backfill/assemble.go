@@ -127,19 +127,33 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			}
 		}
 	}()
-	for ji := range r.jobs {
+	for ji, j := range r.jobs {
+		if j.bcast != nil {
+			continue
+		}
 		s, err := r.openResults(ji)
 		if err != nil {
 			return Stats{}, err
 		}
 		streams[ji] = s
 	}
-	first, err := openProjected(r.spine[0], r.spineFields, map[string]bool{r.cfg.TimestampColumn: true})
-	if err != nil {
-		return Stats{}, err
+	// Every spine file stays open until the workers are done with it.
+	var spineFiles []*pqFile
+	defer func() {
+		for _, pf := range spineFiles {
+			pf.Close()
+		}
+	}()
+	var parquetFiles []*parquet.File
+	for _, path := range r.spine {
+		pf, err := openProjected(path, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true})
+		if err != nil {
+			return Stats{}, err
+		}
+		spineFiles = append(spineFiles, pf)
+		parquetFiles = append(parquetFiles, pf.File)
 	}
-	spineSchema := first.File.Schema()
-	first.Close()
+	spineSchema := spineFiles[0].File.Schema()
 
 	var features []def.Field
 	st := Stats{Nulls: map[string]int64{}, NullRowsByView: map[string]int64{}, SourceRows: map[string]int64{}}
@@ -151,14 +165,28 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	w, err := newOutputWriter(r.cfg.Out, spineSchema, features, map[string]string{"fstore.lineage": meta}, r.cfg.RowGroupSize)
+	// The output is written chunk by chunk (spine column chunks copied)
+	// when every spine row group fits in an output row group, row by row
+	// through parquet-go otherwise.
+	var w *outputWriter
+	var cw *chunkWriter
+	kv := map[string]string{"fstore.lineage": meta}
+	if r.cfg.outputPath != outputRows && rawChunkable(parquetFiles, r.cfg.RowGroupSize) {
+		cw, err = newChunkWriter(r.cfg.Out, parquetFiles[0], features, kv)
+	} else {
+		w, err = newOutputWriter(r.cfg.Out, spineSchema, features, kv, r.cfg.RowGroupSize)
+	}
 	if err != nil {
 		return Stats{}, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			w.abort()
+			if cw != nil {
+				cw.abort()
+			} else {
+				w.abort()
+			}
 		}
 	}()
 
@@ -182,43 +210,45 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	defer cancel()
 	work := make(chan *chunk)
 	queue := make(chan *chunk, r.cfg.Workers+1)
-	slots := make(chan struct{}, r.cfg.Workers+1)
+	// slots holds a token per chunk that may be in flight: the memory of
+	// a finished chunk, reused by the next (nil until there is one).
+	slots := make(chan *chunkMem, r.cfg.Workers+1)
+	for range r.cfg.Workers + 1 {
+		slots <- nil
+	}
 	var prodErr error
-	var spineFiles []*pqFile
-	defer func() {
-		for _, pf := range spineFiles {
-			pf.Close()
-		}
-	}()
 	var wg sync.WaitGroup
 	go func() {
 		defer close(work)
 		defer close(queue)
 		var base int64
-		for _, path := range r.spine {
-			pf, err := openProjected(path, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true})
-			if err != nil {
-				prodErr = err
-				return
-			}
-			// Workers read the file after the producer moves on; it is
-			// closed once they are all done.
-			spineFiles = append(spineFiles, pf)
+		for _, pf := range spineFiles {
 			for gi, rg := range pf.File.RowGroups() {
+				var mem *chunkMem
 				select {
-				case slots <- struct{}{}:
+				case mem = <-slots:
 				case <-ctx.Done():
 					return
 				}
 				n := int(rg.NumRows())
 				c := &chunk{file: pf, rowGroup: gi, base: base, n: n, done: make(chan struct{})}
-				c.viewCols = make([][]*compute.Column, len(r.jobs))
+				if mem == nil {
+					mem = &chunkMem{cols: make([][]*compute.Column, len(r.jobs)), enc: make([]encodedColumn, len(r.outputs))}
+					for ji, j := range r.jobs {
+						mem.cols[ji] = make([]*compute.Column, len(j.outs))
+						for k := range j.outs {
+							mem.cols[ji][k] = &compute.Column{}
+						}
+					}
+				}
+				c.mem = mem
+				c.viewCols = mem.cols
 				for ji, j := range r.jobs {
-					c.viewCols[ji] = make([]*compute.Column, len(j.outs))
 					for k, oi := range j.outs {
-						col := &compute.Column{}
-						col.ResetBitmap(j.plan.Outputs[oi].Type, n, true)
-						c.viewCols[ji][k] = col
+						c.viewCols[ji][k].ResetBitmap(j.plan.Outputs[oi].Type, n, true)
+					}
+					if j.bcast != nil {
+						continue // filled by the worker
 					}
 					if err := streams[ji].fill(base, n, c.viewCols[ji]); err != nil {
 						prodErr = err
@@ -242,8 +272,10 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		wg.Add(1)
 		go func(wk int) {
 			defer wg.Done()
+			var gs gatherScratch
+			var es encodeScratch
 			for c := range work {
-				c.err = r.buildChunk(c, batches[wk], &vals[wk], odEvs[wk], w, &mu)
+				c.err = r.buildChunk(c, batches[wk], &vals[wk], &gs, &es, odEvs[wk], w, cw, &mu)
 				close(c.done)
 			}
 		}(wk)
@@ -255,6 +287,9 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		if commitErr == nil && c.err != nil {
 			commitErr = c.err
 		}
+		if commitErr == nil && cw != nil {
+			commitErr = cw.writeRowGroup(c.file.File, c.rowGroup, c.mem.enc)
+		}
 		if commitErr == nil {
 			for _, rgw := range c.rgws {
 				if _, err := rgw.Commit(); err != nil {
@@ -265,7 +300,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		}
 		if commitErr != nil {
 			cancel()
-			<-slots
+			slots <- nil
 			continue
 		}
 		for k, o := range r.outputs {
@@ -289,7 +324,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		written += int64(c.n)
 		st.Rows += int64(c.n)
 		r.progress("write", written, r.rows)
-		<-slots
+		slots <- c.mem
 	}
 	wg.Wait()
 	if commitErr != nil {
@@ -301,10 +336,15 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
-	if err := w.commit(); err != nil {
+	if cw != nil {
+		err = cw.commit()
+	} else {
+		err = w.commit()
+	}
+	ok = true // commit cleans up after itself on failure
+	if err != nil {
 		return Stats{}, err
 	}
-	ok = true
 	for _, j := range r.jobs {
 		st.SourceRows[j.plan.View.Name] = j.sourceRows.Load()
 	}
@@ -395,17 +435,30 @@ type chunk struct {
 	rowGroup int
 	base     int64
 	n        int
-	viewCols [][]*compute.Column // owned by the chunk
+	mem      *chunkMem
+	viewCols [][]*compute.Column // mem.cols
 	outCols  []*compute.Column   // owned by the chunk once built
 	rgws     []*parquet.ConcurrentRowGroupWriter
 	err      error
 	done     chan struct{}
 }
 
+// chunkMem is the memory a chunk owns, reused by a later chunk once the
+// chunk is committed: its views' columns and its encoded feature columns.
+type chunkMem struct {
+	cols [][]*compute.Column
+	enc  []encodedColumn
+}
+
 // buildChunk computes the chunk's on-demand features and encodes its rows
 // (the spine's, passed through, and the features) into row groups of at
 // most RowGroupSize rows.
-func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, odEvs []*compute.OnDemandEvaluator, w *outputWriter, mu *sync.Mutex) error {
+func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, gs *gatherScratch, es *encodeScratch, odEvs []*compute.OnDemandEvaluator, w *outputWriter, cw *chunkWriter, mu *sync.Mutex) error {
+	for ji, j := range r.jobs {
+		if j.bcast != nil {
+			j.bcast.fill(c.base, c.n, c.viewCols[ji], gs)
+		}
+	}
 	odOut := make([][]*compute.Column, len(r.ods))
 	if len(r.ods) > 0 {
 		var err error
@@ -437,6 +490,19 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 		} else {
 			c.outCols[k] = odOut[o.od][o.out]
 		}
+	}
+	if cw != nil {
+		for k, col := range c.outCols {
+			e, err := cw.encodeColumn(col, c.n, c.mem.enc[k].data, es)
+			if err != nil {
+				return err
+			}
+			c.mem.enc[k] = e
+		}
+		return nil
+	}
+	if w.flat {
+		return r.writeColumns(c, w, mu)
 	}
 	reader := c.file.File.RowGroups()[c.rowGroup].Rows()
 	defer reader.Close()
@@ -487,4 +553,60 @@ func identity(n int) []int32 {
 		idx[i] = int32(i)
 	}
 	return idx
+}
+
+// writeColumns encodes a chunk column by column: every spine column's
+// values are copied through, then the features are appended, into row
+// groups of at most RowGroupSize rows. It needs a flat spine (one value
+// per row in every column).
+func (r *run) writeColumns(c *chunk, w *outputWriter, mu *sync.Mutex) error {
+	chunks := c.file.File.RowGroups()[c.rowGroup].ColumnChunks()
+	readers := make([]parquet.ColumnChunkValueReader, w.spineLeaf)
+	defer func() {
+		for _, rd := range readers {
+			if rd != nil {
+				rd.Close()
+			}
+		}
+	}()
+	for i := range readers {
+		readers[i] = parquet.NewColumnChunkValueReader(chunks[i])
+	}
+	vals := make([]parquet.Value, 0, 4096)
+	for lo := 0; lo < c.n; {
+		hi := min(c.n, lo+int(r.cfg.RowGroupSize))
+		mu.Lock()
+		rgw := w.w.BeginRowGroup()
+		mu.Unlock()
+		c.rgws = append(c.rgws, rgw)
+		cws := rgw.ColumnWriters()
+		for i, rd := range readers {
+			for done := lo; done < hi; {
+				k, err := rd.ReadValues(vals[:min(cap(vals), hi-done)])
+				if k > 0 {
+					if _, werr := cws[i].WriteRowValues(vals[:k]); werr != nil {
+						return fmt.Errorf("backfill: cannot write output: %w", werr)
+					}
+					done += k
+				}
+				if err != nil && !errors.Is(err, io.EOF) {
+					return fmt.Errorf("%w: spine %s: %v", ErrInput, c.file.Path, err)
+				}
+				if k == 0 {
+					return fmt.Errorf("%w: spine %s: row group %d ends after %d of %d rows", ErrInput, c.file.Path, c.rowGroup, done, c.n)
+				}
+			}
+		}
+		for k, col := range c.outCols {
+			leaf := w.spineLeaf + k
+			for b := lo; b < hi; b += cap(vals) {
+				vals = appendFeatureValues(vals[:0], col, leaf, b, min(hi, b+cap(vals)))
+				if _, err := cws[leaf].WriteRowValues(vals); err != nil {
+					return fmt.Errorf("backfill: cannot write output: %w", err)
+				}
+			}
+		}
+		lo = hi
+	}
+	return nil
 }

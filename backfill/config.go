@@ -42,7 +42,20 @@ type Config struct {
 	Progress func(Progress)
 	// Now is the clock recorded in lineage. Default time.Now.
 	Now func() time.Time
+
+	// joinPlan forces a join strategy and outputPath an output writer
+	// (tests).
+	joinPlan   joinPlan
+	outputPath outputPath
 }
+
+// outputPath forces an output writer; tests use it to run both.
+type outputPath int
+
+const (
+	outputAuto outputPath = iota // copy spine chunks where they fit
+	outputRows                   // parquet-go, row by row or column by column
+)
 
 // Progress is a snapshot of a running backfill.
 type Progress struct {
@@ -105,7 +118,12 @@ type Stats struct {
 	NullRowsByView map[string]int64
 	// SourceRows counts source rows read, per view.
 	SourceRows map[string]int64
-	// Partitions is the number of hash partitions used.
+	// Plans names, per view, how it was joined: "broadcast" (the source
+	// streamed past the spine held in memory) or "spill" (both partitioned
+	// to disk by key and sort-merged).
+	Plans map[string]string
+	// Partitions is the number of hash partitions the spill path used (0
+	// when every view was broadcast).
 	Partitions int
 	Elapsed    time.Duration
 	// Phases times each phase: "scan" (spine and sources, spilled), "join"

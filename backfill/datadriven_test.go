@@ -26,7 +26,16 @@ import (
 //	    rows "k t" ("-" for null); prints the training set
 //
 // Times are h:mm[:ss] after the epoch ("-" prefix: before it).
+//
+// Every file runs through both joins: window-less views through the spill
+// path and the broadcast join in turn (windowed views always spill).
 func TestDataDriven(t *testing.T) {
+	for _, plan := range []joinPlan{planSpill, planBroadcast} {
+		t.Run(map[joinPlan]string{planSpill: "spill", planBroadcast: "broadcast"}[plan], func(t *testing.T) { dataDriven(t, plan) })
+	}
+}
+
+func dataDriven(t *testing.T, plan joinPlan) {
 	datadriven.Walk(t, "testdata/pit", func(t *testing.T, path string) {
 		var dir, viewArgs string
 		files := 0
@@ -88,7 +97,7 @@ sources { name: "s" parquet { path: "src" } timestamp_column: "ts" created_times
 feature_views { name: "v" entities: "e" source: "s"` + viewArgs + " }\n"
 				os.WriteFile(filepath.Join(dir, "defs.textproto"), []byte(defs), 0o644)
 				out := filepath.Join(dir, "out.parquet")
-				if _, err := Run(context.Background(), Config{Snapshot: snapshotOf(t, filepath.Join(dir, "defs.textproto")), Features: []string{"v:*"}, Spine: spine, Out: out}); err != nil {
+				if _, err := Run(context.Background(), Config{Snapshot: snapshotOf(t, filepath.Join(dir, "defs.textproto")), Features: []string{"v:*"}, Spine: spine, Out: out, joinPlan: plan}); err != nil {
 					return "error: " + err.Error() + "\n"
 				}
 				names, got := readTable(t, out)

@@ -238,20 +238,55 @@ feature_views {
 		return // a source needs a file to have a schema
 	}
 	snap := snapshotOf(t, filepath.Join(dir, "defs.textproto"))
-	out := filepath.Join(dir, "out.parquet")
-	_, err := Run(context.Background(), Config{
-		Snapshot: snap, Features: []string{"v:*"}, Spine: filepath.Join(dir, "spine.parquet"), Out: out,
-		Workers: 1 + r.IntN(3), MemoryLimit: 16 << 20,
-	})
-	if err != nil {
-		t.Fatal(err)
+	workers := 1 + r.IntN(3)
+	// Every feature (the windows need the spill path), then the plain
+	// features alone through each join: the broadcast join must agree with
+	// the spill path and the reference on the same inputs.
+	// The output goes through the chunk writer (spine chunks copied) and,
+	// for one variant of each join, through parquet-go's writer.
+	variants := []struct {
+		name     string
+		features []string
+		plan     joinPlan
+		output   outputPath
+		columns  string
+	}{
+		{"all", []string{"v:*"}, planAuto, outputAuto, "k,event_timestamp,label,g,v__x,v__n2,v__c,v__sum_x,v__events,v__max_n,v__last_c"},
+		{"all-rows", []string{"v:*"}, planAuto, outputRows, "k,event_timestamp,label,g,v__x,v__n2,v__c,v__sum_x,v__events,v__max_n,v__last_c"},
+		{"plain-spill", []string{"v:x", "v:n2", "v:c"}, planSpill, outputAuto, "k,event_timestamp,label,g,v__x,v__n2,v__c"},
+		{"plain-broadcast", []string{"v:x", "v:n2", "v:c"}, planBroadcast, outputAuto, "k,event_timestamp,label,g,v__x,v__n2,v__c"},
+		{"plain-broadcast-rows", []string{"v:x", "v:n2", "v:c"}, planBroadcast, outputRows, "k,event_timestamp,label,g,v__x,v__n2,v__c"},
 	}
-	names, rows := readTable(t, out)
-	if got := strings.Join(names, ","); got != "k,event_timestamp,label,g,v__x,v__n2,v__c,v__sum_x,v__events,v__max_n,v__last_c" {
-		t.Fatalf("columns %s", got)
+	for _, vr := range variants {
+		out := filepath.Join(dir, vr.name+".parquet")
+		st, err := Run(context.Background(), Config{
+			Snapshot: snap, Features: vr.features, Spine: filepath.Join(dir, "spine.parquet"), Out: out,
+			Workers: workers, MemoryLimit: 16 << 20, joinPlan: vr.plan, outputPath: vr.output,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPlan := "spill"
+		if vr.plan == planBroadcast {
+			wantPlan = "broadcast"
+		}
+		if st.Plans["v"] != wantPlan {
+			t.Fatalf("%s: view joined by %q, want %q", vr.name, st.Plans["v"], wantPlan)
+		}
+		names, rows := readTable(t, out)
+		if got := strings.Join(names, ","); got != vr.columns {
+			t.Fatalf("%s: columns %s", vr.name, got)
+		}
+		checkDifferential(t, vr.name, names, rows, spine, events, composite, ttl, window, hop)
 	}
+}
+
+// checkDifferential compares a training set's feature columns (as many of
+// x, n2, c, sum_x, events, max_n, last_c as it has) with the reference.
+func checkDifferential(t *testing.T, variant string, names []string, rows [][]any, spine []spineRow, events []event, composite bool, ttl, window, hop int64) {
+	t.Helper()
 	if len(rows) != len(spine) {
-		t.Fatalf("%d rows for %d spine rows", len(rows), len(spine))
+		t.Fatalf("%s: %d rows for %d spine rows", variant, len(rows), len(spine))
 	}
 	// The reference sees events after the filter, in (ts, created, file
 	// order) order, with a null created time losing every tie.
@@ -288,7 +323,7 @@ feature_views {
 	for i, s := range spine {
 		got := rows[i]
 		if got[2].(int64) != s.Label {
-			t.Fatalf("row %d: label %v, spine order lost", i, got[2])
+			t.Fatalf("%s: row %d: label %v, spine order lost", variant, i, got[2])
 		}
 		want := make([]any, 7)
 		if s.K != nil && s.T != nil && (!composite || s.G != nil) {
@@ -340,10 +375,10 @@ feature_views {
 				want[6] = *lastC
 			}
 		}
-		for c, w := range want {
+		for c, w := range want[:len(names)-4] {
 			if got[4+c] != w {
-				t.Fatalf("spine row %d (k=%v g=%v t=%v, composite %t): %s = %#v, reference %#v (ttl %d, window %d, hop %d)",
-					i, deref(s.K), s.G, deref(s.T), composite, names[4+c], got[4+c], w, ttl, window, hop)
+				t.Fatalf("%s: spine row %d (k=%v g=%v t=%v, composite %t): %s = %#v, reference %#v (ttl %d, window %d, hop %d)",
+					variant, i, deref(s.K), s.G, deref(s.T), composite, names[4+c], got[4+c], w, ttl, window, hop)
 			}
 		}
 	}

@@ -17,7 +17,10 @@ import (
 func (r *run) join(ctx context.Context) error {
 	type jt struct{ job, part int }
 	var tasks []jt
-	for ji := range r.jobs {
+	for ji, j := range r.jobs {
+		if j.bcast != nil {
+			continue
+		}
 		for p := 0; p < r.parts; p++ {
 			tasks = append(tasks, jt{ji, p})
 		}

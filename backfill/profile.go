@@ -56,11 +56,17 @@ type colProfile struct {
 	trues    int64
 	distinct map[string]int64
 	capped   bool
+	// Reservoir sampling by Li's Algorithm L: once the sample is full,
+	// next is the index (among values seen) of the next value to take,
+	// and w the algorithm's running weight.
+	next int64
+	w    float64
 }
 
 type profiler struct {
 	cols []*colProfile
 	rng  *rand.Rand
+	xs   []float64 // scratch: one chunk's numbers
 }
 
 func newProfiler(fields []def.Field) *profiler {
@@ -78,6 +84,7 @@ func newProfiler(fields []def.Field) *profiler {
 func (p *profiler) add(cols []*compute.Column, n int) {
 	for k, c := range cols {
 		cp := p.cols[k]
+		xs := p.xs[:0]
 		for i := 0; i < n; i++ {
 			if c.Null(i) {
 				cp.nulls++
@@ -85,14 +92,14 @@ func (p *profiler) add(cols []*compute.Column, n int) {
 			}
 			switch c.Type {
 			case def.Int64, def.Timestamp:
-				cp.number(p.rng, float64(c.I64[i]))
+				xs = append(xs, float64(c.I64[i]))
 			case def.Double:
 				if math.IsNaN(c.F64[i]) {
 					cp.nan++
 					cp.count++
 					continue
 				}
-				cp.number(p.rng, c.F64[i])
+				xs = append(xs, c.F64[i])
 			case def.Bool:
 				cp.count++
 				if c.B[i] {
@@ -108,22 +115,68 @@ func (p *profiler) add(cols []*compute.Column, n int) {
 				}
 			}
 		}
+		cp.numbers(p.rng, xs)
+		p.xs = xs[:0]
 	}
 }
 
-func (c *colProfile) number(rng *rand.Rand, x float64) {
-	c.count++
-	c.min, c.max = math.Min(c.min, x), math.Max(c.max, x)
-	// Welford's update; infinities make the moments infinite, as they are.
-	c.seen++
-	d := x - c.mean
-	c.mean += d / float64(c.seen)
-	c.m2 += d * (x - c.mean)
-	if len(c.sample) < reservoirSize {
-		c.sample = append(c.sample, x)
-	} else if j := rng.Int64N(c.seen); j < reservoirSize {
-		c.sample[j] = x
+// numbers adds a chunk of values (no NaN): its moments are computed on
+// their own and merged (Chan et al.), and the reservoir skips ahead to the
+// values it keeps instead of drawing a number for each one.
+func (c *colProfile) numbers(rng *rand.Rand, xs []float64) {
+	if len(xs) == 0 {
+		return
 	}
+	var sum float64
+	lo, hi := c.min, c.max
+	for _, x := range xs {
+		sum += x
+		// Plain comparisons (math.Min is a call per value); a zero's
+		// sign still counts, as math.Min's does.
+		if x < lo || x == 0 && lo == 0 && math.Signbit(x) {
+			lo = x
+		}
+		if x > hi || x == 0 && hi == 0 && !math.Signbit(x) {
+			hi = x
+		}
+	}
+	nb := float64(len(xs))
+	mb := sum / nb
+	var m2b float64
+	for _, x := range xs {
+		d := x - mb
+		m2b += d * d
+	}
+	na := float64(c.seen)
+	delta := mb - c.mean
+	c.mean += delta * nb / (na + nb)
+	c.m2 += m2b + delta*delta*na*nb/(na+nb)
+	c.min, c.max = lo, hi
+	c.count += int64(len(xs))
+	first := c.seen
+	c.seen += int64(len(xs))
+	i := 0
+	for ; len(c.sample) < reservoirSize && i < len(xs); i++ {
+		c.sample = append(c.sample, xs[i])
+		if len(c.sample) == reservoirSize {
+			c.w = math.Exp(math.Log(1-rng.Float64()) / reservoirSize)
+			c.skip(rng, first+int64(i))
+		}
+	}
+	for c.next < c.seen && len(c.sample) == reservoirSize {
+		c.sample[rng.IntN(reservoirSize)] = xs[c.next-first]
+		c.w *= math.Exp(math.Log(1-rng.Float64()) / reservoirSize)
+		c.skip(rng, c.next)
+	}
+}
+
+// skip sets next past index at, by Algorithm L's geometric jump.
+func (c *colProfile) skip(rng *rand.Rand, at int64) {
+	jump := math.Floor(math.Log(1-rng.Float64()) / math.Log(1-c.w))
+	if !(jump < math.MaxInt64/2) {
+		jump = math.MaxInt64 / 2 // never again, in practice
+	}
+	c.next = at + int64(jump) + 1
 }
 
 func (p *profiler) write(path, dataset string, rows int64) error {

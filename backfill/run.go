@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type viewJob struct {
 	// resLayout is the result spill layout: row number, then outs.
 	resLayout  []def.ValueType
 	sourceRows atomic.Int64
+	// bcast is the view's broadcast-join state, nil when the view goes
+	// through the spill path.
+	bcast *bcastView
 }
 
 // keySig is one distinct set of join keys among the needed views.
@@ -46,6 +50,11 @@ type keySig struct {
 	types []def.ValueType
 	// spine column index of each key in the spine scan batch
 	spineCols []int
+	// spill is set when a spilled view uses the signature: the spine scan
+	// then spills it too. index is set when a broadcast view uses it.
+	spill   bool
+	index   *spineIndex
+	builder *spineIndexBuilder
 }
 
 // output is one requested feature column.
@@ -78,9 +87,11 @@ type run struct {
 	spineFields []def.Field
 	spineTS     int
 	parts       int
-	tmp         string
-	rows        int64
-	startTime   time.Time
+	// bcastBytes is the memory the broadcast views' state holds.
+	bcastBytes int64
+	tmp        string
+	rows       int64
+	startTime  time.Time
 }
 
 // Run builds a training set. See Config and the package documentation.
@@ -96,12 +107,24 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err := r.openSpine(); err != nil {
 		return Stats{}, err
 	}
+	if err := r.choosePlans(); err != nil {
+		return Stats{}, err
+	}
 	tmp, err := os.MkdirTemp(cfg.TempDir, "fstore-backfill-")
 	if err != nil {
 		return Stats{}, fmt.Errorf("backfill: cannot create spill directory: %w", err)
 	}
 	r.tmp = tmp
 	defer os.RemoveAll(tmp)
+	// The broadcast state lives outside the Go heap (allocWords); every
+	// goroutine that reads it has returned by the time this runs.
+	defer func() {
+		for _, j := range r.jobs {
+			if j.bcast != nil {
+				j.bcast.release()
+			}
+		}
+	}()
 	r.parts = r.partitionCount()
 
 	phases := map[string]time.Duration{}
@@ -127,6 +150,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	lap("write")
 	st.Phases = phases
+	st.Plans = map[string]string{}
+	for _, j := range r.jobs {
+		st.Plans[j.plan.View.Name] = "spill"
+		if j.bcast != nil {
+			st.Plans[j.plan.View.Name] = "broadcast"
+		}
+	}
 	st.Partitions = r.parts
 	st.Elapsed = time.Since(r.startTime)
 	st.PeakRSS = peakRSS()
@@ -331,15 +361,26 @@ func (r *run) openSpine() error {
 }
 
 // partitionCount sizes partitions so that one partition's rows, sorted in
-// memory by each worker at once, stay within the memory limit.
+// memory by each worker at once, stay within the memory the broadcast
+// views leave.
 func (r *run) partitionCount() int {
 	var bytes int64
+	spill := false
+	for _, s := range r.sigs {
+		spill = spill || s.spill
+	}
+	if !spill {
+		return 0
+	}
 	for _, f := range r.spine {
 		if st, err := os.Stat(f); err == nil {
 			bytes += st.Size()
 		}
 	}
 	for _, j := range r.jobs {
+		if j.bcast != nil {
+			continue
+		}
 		if files, err := compute.SourceFiles(j.plan.Source.Path); err == nil {
 			for _, f := range files {
 				if st, err := os.Stat(f); err == nil {
@@ -350,7 +391,7 @@ func (r *run) partitionCount() int {
 	}
 	// Compressed Parquet expands several times in memory; the join holds
 	// a partition's spine and source rows plus sort indexes.
-	perWorker := r.cfg.MemoryLimit / int64(2*r.cfg.Workers)
+	perWorker := (r.cfg.MemoryLimit - r.bcastBytes) / int64(2*r.cfg.Workers)
 	p := int(bytes*8/perWorker) + 1
 	p = max(p, r.cfg.Workers)
 	return min(p, 1024)
@@ -366,6 +407,7 @@ func (r *run) progress(phase string, done, total int64) {
 type task struct {
 	file, rowGroup int
 	rowBase        int64 // global row number of the row group's first row
+	index          int   // among the tasks, in order
 }
 
 // forEachRowGroup runs fn over every row group of files with the worker
@@ -388,7 +430,7 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 		}
 		opened[fi] = p
 		for gi, rg := range p.File.RowGroups() {
-			tasks = append(tasks, task{file: fi, rowGroup: gi, rowBase: base})
+			tasks = append(tasks, task{file: fi, rowGroup: gi, rowBase: base, index: len(tasks)})
 			base += rg.NumRows()
 		}
 	}
@@ -526,10 +568,26 @@ func keyHash(cols []*compute.Column, idx []int, row int) (uint64, bool) {
 }
 
 // scanSpine writes every spine row with a timestamp and keys to the spine
-// spill of each key signature: row number, timestamp, keys.
+// spill of each spilled key signature (row number, timestamp, keys), and
+// indexes the spine of each broadcast one.
 func (r *run) scanSpine(ctx context.Context) error {
 	sets := make([]*spillSet, len(r.sigs))
+	defer func() {
+		for _, s := range sets {
+			if s != nil {
+				s.close()
+			}
+		}
+	}()
+	for _, j := range r.jobs {
+		if s := r.sigs[j.sig]; j.bcast != nil && s.builder == nil {
+			s.builder = newSpineIndexBuilder(s, r.rows)
+		}
+	}
 	for si, s := range r.sigs {
+		if !s.spill {
+			continue
+		}
 		layout := append([]def.ValueType{def.Int64, def.Int64}, s.types...)
 		set, err := r.newSpillSet(fmt.Sprintf("spine%d", si), layout)
 		if err != nil {
@@ -538,12 +596,21 @@ func (r *run) scanSpine(ctx context.Context) error {
 		sets[si] = set
 	}
 	err := r.forEachRowGroup(ctx, "scan spine", r.spine, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true}, func(w int, p *pqFile, t task, b *compute.Batch) error {
-		rowNum := &compute.Column{Type: def.Int64, Len: b.Len, I64: make([]int64, b.Len)}
-		for i := range rowNum.I64 {
-			rowNum.I64[i] = t.rowBase + int64(i)
-		}
+		var rowNum *compute.Column
 		ts := b.Cols[r.spineTS]
 		for si, s := range r.sigs {
+			if s.builder != nil {
+				s.builder.add(t.rowBase, b, r.spineTS)
+			}
+			if !s.spill {
+				continue
+			}
+			if rowNum == nil {
+				rowNum = &compute.Column{Type: def.Int64, Len: b.Len, I64: make([]int64, b.Len)}
+				for i := range rowNum.I64 {
+					rowNum.I64[i] = t.rowBase + int64(i)
+				}
+			}
 			cols := make([]*compute.Column, 0, 2+len(s.spineCols))
 			cols = append(cols, rowNum, ts)
 			for _, c := range s.spineCols {
@@ -564,12 +631,37 @@ func (r *run) scanSpine(ctx context.Context) error {
 		}
 		return nil
 	})
-	for _, s := range sets {
-		if cerr := s.close(); err == nil {
-			err = cerr
+	for si, s := range sets {
+		if s != nil {
+			if cerr := s.close(); err == nil {
+				err = cerr
+			}
+			sets[si] = nil
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	built := false
+	for _, s := range r.sigs {
+		if s.builder != nil {
+			s.index = s.builder.build()
+			s.builder = nil
+			built = true
+		}
+	}
+	if built && r.bigState() {
+		// The builds' scratch is garbage now; the views' state is next,
+		// and larger. Hand the scratch back to the OS first, so that the
+		// process holds one or the other, not both.
+		debug.FreeOSMemory()
+	}
+	for _, j := range r.jobs {
+		if j.bcast != nil {
+			j.bcast = newBcastView(r.sigs[j.sig].index, j)
+		}
+	}
+	return nil
 }
 
 // scanSources evaluates each view's filter and expressions over its source
@@ -577,6 +669,12 @@ func (r *run) scanSpine(ctx context.Context) error {
 func (r *run) scanSources(ctx context.Context) error {
 	for ji, j := range r.jobs {
 		p := j.plan
+		if j.bcast != nil {
+			if err := r.probeSource(ctx, j); err != nil {
+				return fmt.Errorf("view %q: %w", p.View.Name, err)
+			}
+			continue
+		}
 		set, err := r.newSpillSet(fmt.Sprintf("src%d", ji), j.srcLayout)
 		if err != nil {
 			return err
@@ -660,6 +758,59 @@ func (r *run) scanSources(ctx context.Context) error {
 			return fmt.Errorf("view %q: %w", p.View.Name, err)
 		}
 	}
+	// The broadcast views have their values; their spine indexes and
+	// ordering state go back to the OS before the output is written.
+	for _, s := range r.sigs {
+		if s.index != nil {
+			s.index.release()
+		}
+	}
+	if r.bigState() {
+		debug.FreeOSMemory()
+	}
+	return nil
+}
+
+// bigState reports whether the broadcast state is a large share of the
+// memory limit: then the memory that its build and its probing leave
+// behind is handed back to the OS at once (a forced collection) rather
+// than left for the collector to reuse in its own time, so that the peak
+// stays near the state itself. With a small state, doing so would only
+// cost the page faults of taking the memory back.
+func (r *run) bigState() bool { return r.bcastBytes > r.cfg.MemoryLimit/4 }
+
+// probeSource streams a broadcast view's source past its spine index.
+func (r *run) probeSource(ctx context.Context, j *viewJob) error {
+	p := j.plan
+	files, err := compute.SourceFiles(p.Source.Path)
+	if err != nil {
+		return fmt.Errorf("%w: source %q: %v", ErrInput, p.Source.Name, err)
+	}
+	timeCols := map[string]bool{p.Source.TimestampColumn: true}
+	if p.Source.CreatedTimestampColumn != "" {
+		timeCols[p.Source.CreatedTimestampColumn] = true
+	}
+	evs := make([]*compute.ViewEvaluator, r.cfg.Workers)
+	feats := make([][]*compute.Column, r.cfg.Workers)
+	scratch := make([]probeScratch, r.cfg.Workers)
+	for w := range evs {
+		evs[w] = p.NewEvaluator()
+		feats[w] = make([]*compute.Column, len(j.outs))
+	}
+	err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, func(w int, pf *pqFile, t task, b *compute.Batch) error {
+		ev := evs[w]
+		filter := ev.Filter(b)
+		for k, oi := range j.outs {
+			feats[w][k] = ev.Feature(oi, b)
+		}
+		j.bcast.probe(b, filter, feats[w], t.rowBase, &scratch[w], t.index*lockStripes/2)
+		j.sourceRows.Add(int64(b.Len))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	j.bcast.finish(r.cfg.Workers)
 	return nil
 }
 

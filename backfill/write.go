@@ -65,10 +65,26 @@ type outputWriter struct {
 	f         *os.File
 	w         *parquet.GenericWriter[any]
 	spineLeaf int // number of leaf columns the spine contributes
+	// flat is set when every spine column is a top-level, non-repeated
+	// leaf: one value per row, so columns can be copied column by column.
+	flat bool
 }
 
 func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, meta map[string]string, rowGroup int64) (*outputWriter, error) {
-	fields := append([]parquet.Field(nil), spine.Fields()...)
+	codec := &zstd.Codec{Level: zstd.SpeedFastest}
+	var fields []parquet.Field
+	flat := true
+	for _, f := range spine.Fields() {
+		if !f.Leaf() || f.Repeated() {
+			flat = false
+			fields = append(fields, f)
+			continue
+		}
+		// A file's columns name the codec they were read with, which the
+		// writer would use (at its default level); the output's codec
+		// applies to every column instead.
+		fields = append(fields, namedField{Node: parquet.Compressed(f, codec), name: f.Name()})
+	}
 	for _, f := range features {
 		fields = append(fields, namedField{Node: featureNode(f.Type), name: f.Name})
 	}
@@ -78,11 +94,11 @@ func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, me
 	if err != nil {
 		return nil, fmt.Errorf("backfill: cannot create output: %w", err)
 	}
-	opts := []parquet.WriterOption{schema, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), parquet.MaxRowsPerRowGroup(rowGroup), parquet.CreatedBy("fstore", "", "")}
+	opts := []parquet.WriterOption{schema, parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rowGroup), parquet.CreatedBy("fstore", "", "")}
 	for k, v := range meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
-	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns())}, nil
+	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns()), flat: flat}, nil
 }
 
 // buildRows appends the feature columns' values at rows [off, off+len) to
@@ -113,6 +129,48 @@ func (o *outputWriter) buildRows(spineRows []parquet.Row, features []*compute.Co
 		spineRows[k] = row
 	}
 	return spineRows
+}
+
+// appendFeatureValues appends rows [lo, hi) of feature column c, the
+// output's leaf column col, as values. One loop per type keeps the type
+// switch out of the per-value path.
+func appendFeatureValues(vals []parquet.Value, c *compute.Column, col, lo, hi int) []parquet.Value {
+	null := parquet.NullValue().Level(0, 0, col)
+	switch c.Type {
+	case def.Int64, def.Timestamp:
+		for i := lo; i < hi; i++ {
+			if c.Null(i) {
+				vals = append(vals, null)
+			} else {
+				vals = append(vals, parquet.Int64Value(c.I64[i]).Level(0, 1, col))
+			}
+		}
+	case def.Double:
+		for i := lo; i < hi; i++ {
+			if c.Null(i) {
+				vals = append(vals, null)
+			} else {
+				vals = append(vals, parquet.DoubleValue(c.F64[i]).Level(0, 1, col))
+			}
+		}
+	case def.Bool:
+		for i := lo; i < hi; i++ {
+			if c.Null(i) {
+				vals = append(vals, null)
+			} else {
+				vals = append(vals, parquet.BooleanValue(c.B[i]).Level(0, 1, col))
+			}
+		}
+	case def.String:
+		for i := lo; i < hi; i++ {
+			if c.Null(i) {
+				vals = append(vals, null)
+			} else {
+				vals = append(vals, parquet.ByteArrayValue([]byte(c.S[i])).Level(0, 1, col))
+			}
+		}
+	}
+	return vals
 }
 
 // commit finishes the file and renames it into place.
