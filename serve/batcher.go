@@ -115,6 +115,9 @@ type batcher struct {
 	nin   int
 	pol   BatchPolicy
 	queue chan *inferCall
+	// slots holds one token per batch running (at most Instances): a
+	// batch, queued or inline, runs only while holding one.
+	slots chan struct{}
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	// batches and rows count what ran, for metrics and tests.
@@ -123,7 +126,8 @@ type batcher struct {
 
 func newBatcher(eng *model.Engine, pol BatchPolicy) *batcher {
 	pol.EnsureDefaults()
-	b := &batcher{eng: eng, nin: len(eng.Model().Inputs), pol: pol, queue: make(chan *inferCall, pol.MaxQueueSize), stop: make(chan struct{})}
+	b := &batcher{eng: eng, nin: len(eng.Model().Inputs), pol: pol, queue: make(chan *inferCall, pol.MaxQueueSize),
+		slots: make(chan struct{}, pol.Instances), stop: make(chan struct{})}
 	for range pol.Instances {
 		b.wg.Add(1)
 		go b.run()
@@ -155,6 +159,22 @@ func (b *batcher) close() {
 func (b *batcher) infer(x []float32, rows int, out []float32, deadline time.Time) error {
 	if len(x) != rows*b.nin || len(out) < rows {
 		return fmt.Errorf("%w: %d values for %d rows of %d inputs, %d outputs", model.ErrShape, len(x), rows, b.nin, len(out))
+	}
+	// An idle model (nothing queued, a batch slot free) runs the call at
+	// once on the caller's goroutine: there is nothing to coalesce it with,
+	// and the hand-off to the batcher and back would only add latency.
+	// Under load the queue is not empty or every slot is taken, and calls
+	// queue and coalesce as usual.
+	if len(b.queue) == 0 {
+		select {
+		case b.slots <- struct{}{}:
+			b.batches.Add(1)
+			b.rows.Add(int64(rows))
+			err := b.eng.Predict(x, rows, out[:rows])
+			<-b.slots
+			return err
+		default:
+		}
 	}
 	c := callPool.Get().(*inferCall)
 	c.x, c.rows, c.out, c.err = x, rows, out[:rows], nil
@@ -258,7 +278,9 @@ func (b *batcher) run() {
 			}
 		}
 		delay.Stop()
+		b.slots <- struct{}{}
 		x, out = b.execute(batch, rows, x, out)
+		<-b.slots
 	}
 }
 

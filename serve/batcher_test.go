@@ -27,10 +27,10 @@ func testEngine(t testing.TB, nin int) *model.Engine {
 	return eng
 }
 
-// TestBatcherCoalesces runs many goroutines through one batcher: each gets
-// exactly the engine's answer for its own rows, and calls are coalesced
-// into fewer batches than calls.
-func TestBatcherCoalesces(t *testing.T) {
+// TestBatcherManyCallers runs many goroutines through one batcher, inline
+// and queued as load decides: each gets exactly the engine's answer for
+// its own rows.
+func TestBatcherManyCallers(t *testing.T) {
 	const nin, workers, calls = 5, 32, 40
 	eng := testEngine(t, nin)
 	b := newBatcher(eng, BatchPolicy{MaxBatchSize: 64, MaxQueueDelay: 2 * time.Millisecond})
@@ -72,26 +72,85 @@ func TestBatcherCoalesces(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	batches := b.batches.Load()
-	if batches >= workers*calls {
-		t.Fatalf("%d batches for %d calls: nothing was coalesced", batches, workers*calls)
-	}
-	t.Logf("%d calls in %d batches (%.1f rows per batch)", workers*calls, batches, float64(b.rows.Load())/float64(batches))
+	t.Logf("%d calls in %d batches (%.1f rows per batch)", workers*calls, b.batches.Load(), float64(b.rows.Load())/float64(b.batches.Load()))
 }
 
-// stalledBatcher is a batcher whose instances never run, so calls stay
-// queued: it shows the queue policy without timing races.
-func stalledBatcher(t *testing.T, pol BatchPolicy) *batcher {
+// TestBatcherCoalescesQueued: calls that queue while the model is busy run
+// as one batch once it frees, each caller getting its own rows.
+func TestBatcherCoalescesQueued(t *testing.T) {
+	const callers = 12
+	b, free := stalledBatcher(t, BatchPolicy{MaxBatchSize: 64, Timeout: time.Minute})
+	rng := rand.New(rand.NewPCG(1, 2))
+	xs, wants := make([][]float32, callers), make([][]float32, callers)
+	for i := range xs {
+		rows := 1 + i%4
+		xs[i] = make([]float32, rows*2)
+		for k := range xs[i] {
+			xs[i][k] = float32(rng.NormFloat64() * 5)
+		}
+		wants[i] = make([]float32, rows)
+		if err := b.eng.Predict(xs[i], rows, wants[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() {
+			got := make([]float32, len(wants[i]))
+			if err := b.infer(xs[i], len(wants[i]), got, time.Time{}); err != nil {
+				errs <- err
+				return
+			}
+			for k := range got {
+				if got[k] != wants[i][k] {
+					errs <- fmt.Errorf("caller %d row %d = %v, want %v", i, k, got[k], wants[i][k])
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for len(b.queue) < callers {
+		time.Sleep(time.Millisecond)
+	}
+	free()
+	b.wg.Add(1)
+	go b.run()
+	defer b.close()
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.batches.Load(); got != 1 {
+		t.Fatalf("%d queued calls ran in %d batches, want 1", callers, got)
+	}
+}
+
+// stalledBatcher is a batcher whose instances never run and whose batch
+// slots are all taken (a model busy with a long batch), so calls stay
+// queued: it shows the queue policy without timing races. free releases
+// the slots.
+func stalledBatcher(t *testing.T, pol BatchPolicy) (b *batcher, free func()) {
 	pol.EnsureDefaults()
 	eng := testEngine(t, 2)
-	return &batcher{eng: eng, nin: 2, pol: pol, queue: make(chan *inferCall, pol.MaxQueueSize), stop: make(chan struct{})}
+	b = &batcher{eng: eng, nin: 2, pol: pol, queue: make(chan *inferCall, pol.MaxQueueSize),
+		slots: make(chan struct{}, pol.Instances), stop: make(chan struct{})}
+	for range pol.Instances {
+		b.slots <- struct{}{}
+	}
+	return b, func() {
+		for range pol.Instances {
+			<-b.slots
+		}
+	}
 }
 
 // TestBatcherQueuePolicy: a full queue rejects at once with 503; a call
 // that waits past its timeout is rejected with 504 rather than waiting
 // forever; an expired call left in the queue is answered, not run.
 func TestBatcherQueuePolicy(t *testing.T) {
-	b := stalledBatcher(t, BatchPolicy{MaxQueueSize: 1, Timeout: 20 * time.Millisecond})
+	b, free := stalledBatcher(t, BatchPolicy{MaxQueueSize: 1, Timeout: 20 * time.Millisecond})
 	x, out := []float32{1, 2}, make([]float32, 1)
 	first := make(chan error, 1)
 	go func() { first <- b.infer(x, 1, out, time.Time{}) }()
@@ -108,6 +167,7 @@ func TestBatcherQueuePolicy(t *testing.T) {
 	}
 	// The abandoned call is still queued; a batcher that starts now must
 	// skip it, and then serve new calls.
+	free()
 	b.wg.Add(1)
 	go b.run()
 	defer b.close()
@@ -120,8 +180,13 @@ func TestBatcherQueuePolicy(t *testing.T) {
 	if got := b.batches.Load(); got != 1 {
 		t.Fatalf("%d batches ran, want 1 (the abandoned call must not run)", got)
 	}
+	// With the model idle, a call runs inline; with every slot taken it
+	// queues and the batcher runs it once a slot frees.
+	if err := b.infer(x, 1, out, time.Time{}); err != nil || b.batches.Load() != 2 {
+		t.Fatalf("idle call: %v, %d batches", err, b.batches.Load())
+	}
 	// A request deadline sooner than the policy's timeout wins.
-	b2 := stalledBatcher(t, BatchPolicy{Timeout: time.Hour})
+	b2, _ := stalledBatcher(t, BatchPolicy{Timeout: time.Hour})
 	if err := b2.infer(x, 1, out, time.Now().Add(10*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("request deadline: %v", err)
 	}
@@ -130,7 +195,7 @@ func TestBatcherQueuePolicy(t *testing.T) {
 // TestBatcherTakeExpired: a call whose deadline passed before a batch took
 // it is answered with a timeout by the batcher.
 func TestBatcherTakeExpired(t *testing.T) {
-	b := stalledBatcher(t, BatchPolicy{})
+	b, _ := stalledBatcher(t, BatchPolicy{})
 	c := callPool.Get().(*inferCall)
 	c.state.Store(callPending)
 	c.deadline = time.Now().Add(-time.Millisecond)
@@ -146,7 +211,7 @@ func TestBatcherTakeExpired(t *testing.T) {
 // TestBatcherCloseRejectsQueued: calls still queued when a model is
 // unloaded get 503, not silence.
 func TestBatcherCloseRejectsQueued(t *testing.T) {
-	b := stalledBatcher(t, BatchPolicy{Timeout: time.Hour})
+	b, _ := stalledBatcher(t, BatchPolicy{Timeout: time.Hour})
 	res := make(chan error, 1)
 	go func() { res <- b.infer([]float32{1, 2}, 1, make([]float32, 1), time.Time{}) }()
 	for len(b.queue) == 0 {

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/fstore/fstore/compute/model"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/featurestore/registry"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 	"github.com/fstore/fstore/third_party/oip/inference"
 )
@@ -444,4 +446,55 @@ func TestModelErrors(t *testing.T) {
 	if _, err := env.models.ListModelVersions(context.Background(), &fstorev1.ListModelVersionsRequest{Model: "nope"}); status.Code(err) != codes.NotFound {
 		t.Errorf("ListModelVersions(nope): %v", err)
 	}
+}
+
+// TestPredictNonNumericInput: a model input that is not a number or a
+// boolean (possible after a registry change, or for an artifact trained
+// elsewhere) makes /v1/predict answer 503 naming the input, never a panic;
+// OIP requests, which bring their own tensors, still work.
+func TestPredictNonNumericInput(t *testing.T) {
+	env := startModels(t)
+	p := registry.FromDef(env.store.Registry().Latest().Defs)
+	for _, s := range p.GetFeatureServices() {
+		if s.GetName() == "trip_completion" {
+			s.Features = append(s.Features, "rider_profile:segment")
+		}
+	}
+	d, err := registry.Compile(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := env.store.Registry().Latest().Version
+	if _, err := env.store.Registry().Apply(d, registry.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inputs := append(append([]string(nil), env.cols...), "rider_profile__segment")
+	env.register(t, randomModel(t, inputs, nil, 1))
+	for env.httpCatalogVersion(t) == before {
+		time.Sleep(5 * time.Millisecond)
+	}
+	code, body := post(t, env.httpURL+"/v1/predict", predictBody)
+	if code != 503 || !strings.Contains(string(body), "rider_profile__segment is a STRING feature") {
+		t.Fatalf("predict with a STRING input: %d %s", code, body)
+	}
+	row := strings.TrimSuffix(strings.Repeat("1,", len(inputs)), ",")
+	code, body = post(t, env.httpURL+"/v2/models/completion/infer", fmt.Sprintf(`{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, %d], "data": [%s]}]}`, len(inputs), row))
+	if code != 200 {
+		t.Fatalf("OIP: %d %s", code, body)
+	}
+}
+
+// httpCatalogVersion is the registry version the feature server serves.
+func (env *modelEnv) httpCatalogVersion(t *testing.T) uint64 {
+	t.Helper()
+	_, b := httpGetBody(t, env.httpURL+"/metrics")
+	for _, line := range strings.Split(b, "\n") {
+		if v, ok := strings.CutPrefix(line, "fstore_registry_version "); ok {
+			var n uint64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	t.Fatal("no fstore_registry_version in /metrics")
+	return 0
 }
