@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -136,7 +135,8 @@ func (c *LoadConfig) validate() (*url.URL, error) {
 	return u, nil
 }
 
-// hostClient returns a client for u's host with one connection per worker.
+// hostClient returns a fasthttp client for u's host (checkEndpoint's one
+// request), with conns connections.
 func hostClient(u *url.URL, conns int, timeout time.Duration) *fasthttp.HostClient {
 	addr := u.Host
 	if u.Port() == "" {
@@ -173,29 +173,18 @@ func hostClient(u *url.URL, conns int, timeout time.Duration) *fasthttp.HostClie
 // Each worker records into its own histogram, merged at the end, so
 // measuring adds no lock to a request; the only shared state per request
 // is two atomic counters. When ctx ends, Load stops and returns what it
-// measured with ctx's error.
-//
-// The fasthttp client keeps a goroutine that closes idle connections for
-// up to 10 s after Load returns (fasthttp's connsCleaner).
+// measured with ctx's error. Each worker drives its own keep-alive
+// connection (httpConn), closed when Load returns.
 func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	cfg.ensureDefaults()
 	u, err := cfg.validate()
 	if err != nil {
 		return LoadResult{}, err
 	}
-	hc := hostClient(u, cfg.Conns, cfg.Timeout)
-	// Each worker reads bodies into a buffer of its own: fasthttp's
-	// buffered bodies return to a pool calibrated on the sizes it has
-	// seen, which drops large ones, so after a run of small responses
-	// every large one was a fresh allocation (one 60 KB body per 100x10
-	// request: a GC every 200 ms, and stalls in the latencies measured).
-	hc.StreamResponseBody = true
-	defer hc.CloseIdleConnections()
-
 	start := time.Now()
 	measure := start.Add(cfg.Warmup)
 	end := measure.Add(cfg.Duration)
-	r := &loadRun{cfg: &cfg, hc: hc, start: start, measure: measure, end: end,
+	r := &loadRun{cfg: &cfg, u: u, start: start, measure: measure, end: end,
 		stop: end.Add(max(cfg.Duration/10, 10*time.Millisecond))}
 	if cfg.Rate > 0 {
 		r.interval = float64(time.Second) / cfg.Rate
@@ -311,7 +300,7 @@ func Saturate(ctx context.Context, cfg LoadConfig) (float64, error) {
 // loadRun is the state the workers of one Load share.
 type loadRun struct {
 	cfg                 *LoadConfig
-	hc                  *fasthttp.HostClient
+	u                   *url.URL
 	start, measure, end time.Time
 	// stop ends the sending of requests due before end but still
 	// waiting for a connection.
@@ -335,19 +324,12 @@ type loadWorker struct {
 	run                       *loadRun
 	hist                      *hdrhistogram.Histogram
 	requests, errors, dropped int64
-	// body is the last response's body, read into memory the worker
-	// keeps from request to request.
-	body []byte
 }
 
 func (w *loadWorker) work(ctx context.Context) {
 	r := w.run
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(r.cfg.URL)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
+	conn := newHTTPConn(r.u, r.cfg.Timeout)
+	defer conn.close()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -381,12 +363,8 @@ func (w *loadWorker) work(ctx context.Context) {
 		} else if due = time.Now(); !due.Before(r.end) {
 			return
 		}
-		req.SetBodyRaw(r.cfg.Bodies[i%int64(len(r.cfg.Bodies))])
 		sent := time.Now()
-		err := r.hc.DoTimeout(req, resp, r.cfg.Timeout)
-		if err == nil {
-			err = w.readBody(resp)
-		}
+		err := conn.do(r.cfg.Bodies[i%int64(len(r.cfg.Bodies))])
 		lat := time.Since(sent)
 		// The request queued for as long as the connection was held
 		// past its due time by earlier requests' latencies; the
@@ -402,8 +380,8 @@ func (w *loadWorker) work(ctx context.Context) {
 		}
 		record(w.hist, lat)
 		w.requests++
-		if err == nil && (resp.StatusCode() < 200 || resp.StatusCode() > 299) {
-			err = fmt.Errorf("HTTP %d: %s", resp.StatusCode(), truncate(w.body, 200))
+		if err == nil && (conn.status < 200 || conn.status > 299) {
+			err = fmt.Errorf("HTTP %d: %s", conn.status, truncate(conn.body, 200))
 		}
 		if err != nil {
 			w.errors++
@@ -413,36 +391,6 @@ func (w *loadWorker) work(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// readBody reads resp's streamed body into w.body and closes the stream,
-// which hands the connection back for the next request.
-func (w *loadWorker) readBody(resp *fasthttp.Response) error {
-	w.body = w.body[:0]
-	stream := resp.BodyStream()
-	if stream == nil {
-		w.body = append(w.body, resp.Body()...)
-		return nil
-	}
-	var err error
-	for {
-		if len(w.body) == cap(w.body) {
-			w.body = append(w.body, 0)[:len(w.body)]
-		}
-		var n int
-		n, err = stream.Read(w.body[len(w.body):cap(w.body)])
-		w.body = w.body[:len(w.body)+n]
-		if err != nil {
-			break
-		}
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := resp.CloseBodyStream(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // record adds a latency to h, clamped to the histogram's range.
