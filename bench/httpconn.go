@@ -36,17 +36,8 @@ type httpConn struct {
 }
 
 func newHTTPConn(u *url.URL, timeout time.Duration) *httpConn {
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
-	}
-	path := u.RequestURI()
-	head := []byte("POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nContent-Length: ")
-	return &httpConn{addr: addr, host: u.Hostname(), tls: u.Scheme == "https", timeout: timeout, head: head}
+	head := []byte("POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nContent-Length: ")
+	return &httpConn{addr: hostPort(u), host: u.Hostname(), tls: u.Scheme == "https", timeout: timeout, head: head}
 }
 
 var errNoLength = errors.New("bench: response without Content-Length (chunked bodies are not supported by the load generator)")

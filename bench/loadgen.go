@@ -135,19 +135,23 @@ func (c *LoadConfig) validate() (*url.URL, error) {
 	return u, nil
 }
 
+// hostPort returns u's host:port, with the scheme's default port.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
 // hostClient returns a fasthttp client for u's host (checkEndpoint's one
 // request), with conns connections.
 func hostClient(u *url.URL, conns int, timeout time.Duration) *fasthttp.HostClient {
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
-	}
 	return &fasthttp.HostClient{
-		Addr:     addr,
+		Addr:     hostPort(u),
 		IsTLS:    u.Scheme == "https",
 		MaxConns: conns,
 		// Every worker holds at most one connection, so one is always

@@ -58,13 +58,7 @@ func (r *onlineRequest) decodeJSON(body []byte) error {
 		case "request_context":
 			ferr = r.decodeColumns(&r.reqCtx, "request_context", v)
 		case "full_feature_names":
-			switch v.Type() {
-			case fastjson.TypeTrue:
-				r.full = true
-			case fastjson.TypeFalse, fastjson.TypeNull:
-			default:
-				ferr = badRequest("full_feature_names: want true or false, got %s", clipJSON(v))
-			}
+			r.full, ferr = jsonBool("full_feature_names", v)
 		default:
 			ferr = badRequest("unknown field %q (want features or feature_service, entities, request_context, full_feature_names)", key)
 		}
@@ -79,6 +73,17 @@ func (r *onlineRequest) decodeJSON(body []byte) error {
 		return badRequest("no features requested: give \"features\" or \"feature_service\"")
 	}
 	return nil
+}
+
+// jsonBool reads an optional boolean field: true, false or null (false).
+func jsonBool(field string, v *fastjson.Value) (bool, error) {
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true, nil
+	case fastjson.TypeFalse, fastjson.TypeNull:
+		return false, nil
+	}
+	return false, badRequest("%s: want true or false, got %s", field, clipJSON(v))
 }
 
 func (r *onlineRequest) decodeFeatures(v *fastjson.Value) error {

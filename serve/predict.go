@@ -120,13 +120,7 @@ func (r *onlineRequest) decodePredict(body []byte, ms *modelServer) (*servedMode
 		case "request_context":
 			ferr = r.decodeColumns(&r.reqCtx, "request_context", v)
 		case "return_features":
-			switch v.Type() {
-			case fastjson.TypeTrue:
-				withFeatures = true
-			case fastjson.TypeFalse, fastjson.TypeNull:
-			default:
-				ferr = badRequest("return_features: want true or false, got %s", clipJSON(v))
-			}
+			withFeatures, ferr = jsonBool("return_features", v)
 		default:
 			ferr = badRequest("unknown field %q (want model, version, entities, request_context, return_features)", key)
 		}
