@@ -295,6 +295,11 @@ type ServeRun struct {
 	Bodies int
 	// Timeout bounds each request. Default 10s.
 	Timeout time.Duration
+	// URL, when set, is a running server (fstore serve over Dir's data
+	// directory, loaded by an earlier run) to measure instead of one
+	// started in this process: the load generator then has its own
+	// process, and the process CPU per request is the generator's alone.
+	URL string
 	// Log, when set, receives one line per step (generating, loading,
 	// each run), for a long run's progress.
 	Log func(format string, args ...any)
@@ -383,6 +388,9 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 	if err := c.validate(); err != nil {
 		return err
 	}
+	if c.URL != "" {
+		return c.measure(ctx, strings.TrimSuffix(c.URL, "/"), report)
+	}
 	data := ServeData{Dir: c.Dir, Entities: c.Entities, Seed: c.Seed}
 	if _, err := os.Stat(filepath.Join(c.Dir, "definitions.textproto")); errors.Is(err, os.ErrNotExist) {
 		c.Log("generating %d entities into %s", c.Entities, c.Dir)
@@ -448,8 +456,16 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 		stop()
 		err = errors.Join(err, <-errc)
 	}()
-	base := "http://" + addr.String()
+	return c.measure(ctx, "http://"+addr.String(), report)
+}
 
+// measure runs every shape and connection count against the server at
+// base.
+func (c ServeRun) measure(ctx context.Context, base string, report func(ServeResult)) error {
+	label := storeName(c.Store)
+	if c.URL != "" && c.Store == "" {
+		label = c.URL
+	}
 	for _, shape := range c.Shapes {
 		endpoint := base + "/get-online-features"
 		var bodies [][]byte
@@ -477,7 +493,7 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 			if err != nil {
 				return fmt.Errorf("bench: serve %s with %d conns: %w", shape, conns, err)
 			}
-			report(ServeResult{Shape: shape, Conns: conns, Store: storeName(c.Store), Saturation: sat, Load: res})
+			report(ServeResult{Shape: shape, Conns: conns, Store: label, Saturation: sat, Load: res})
 		}
 	}
 	return nil

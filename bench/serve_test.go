@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/serve"
 )
 
 // TestServeData: the generated dataset applies, materialises into the
@@ -219,5 +222,54 @@ func TestServeRunEndToEnd(t *testing.T) {
 	var b strings.Builder
 	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "100x50") || !strings.Contains(b.String(), "predict:10x50") {
 		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+}
+
+// TestServeRunExternal measures a server running outside the scenario (as
+// `fstore bench serve --url` does) over a directory an earlier run loaded.
+func TestServeRunExternal(t *testing.T) {
+	dir := t.TempDir()
+	base := ServeRun{Dir: dir, Entities: 1000, Shapes: []string{"predict:5x50"}, Conns: []int{1},
+		Duration: 100 * time.Millisecond, Warmup: 10 * time.Millisecond, Bodies: 5}
+	if err := base.Run(context.Background(), func(ServeResult) {}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := featurestore.Open(filepath.Join(dir, "fstore-data"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	addrc, errc := make(chan net.Addr, 1), make(chan error, 1)
+	go func() {
+		errc <- serve.Run(ctx, serve.Config{Store: st, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
+			OnListen: func(h, _ net.Addr) { addrc <- h }, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		t.Fatal(err)
+	}
+	defer func() {
+		stop()
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}()
+	run := base
+	run.URL = "http://" + addr.String() + "/"
+	run.Shapes = []string{"1x10", "predict:5x50"}
+	var results []ServeResult
+	if err := run.Run(context.Background(), func(r ServeResult) { results = append(results, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results", len(results))
+	}
+	for _, r := range results {
+		if r.Store != run.URL || r.Load.Requests == 0 || r.Load.Errors != 0 {
+			t.Fatalf("%+v", r)
+		}
 	}
 }

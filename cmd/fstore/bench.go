@@ -140,6 +140,7 @@ together: they share this process).`,
 	f.StringSliceVar(&run.Shapes, "shapes", nil, "request shapes ENTITIESxFEATURES (features 10 or 50), or predict:ENTITIESx50 for /v1/predict with an MLP over the 50 features (default 1x10,100x10,100x50)")
 	f.IntSliceVar(&run.Conns, "conns", nil, "connection counts (default 1,8,32)")
 	f.DurationVar(&run.Duration, "duration", 0, "length of each measured run (default 10s)")
+	f.StringVar(&run.URL, "url", "", "measure a running fstore serve at this base URL (serving DIR/fstore-data, loaded by an earlier run) instead of one in this process")
 	f.DurationVar(&run.Warmup, "warmup", 0, "unmeasured load before each run, e.g. to fill the row cache (default 1s)")
 	f.IntVar(&run.Entities, "entities", 0, "entities in the dataset (default 100000)")
 	cmd.MarkFlagRequired("dir")
