@@ -256,16 +256,3 @@ func (r *ReadResult) finishAgg(ov *OnlineView, o int, t int64) {
 		}
 	}
 }
-
-func setScalar(c *compute.Column, i int, s encoding.Scalar) {
-	switch c.Type {
-	case def.Int64, def.Timestamp:
-		c.I64[i] = s.I
-	case def.Double:
-		c.F64[i] = s.F
-	case def.Bool:
-		c.B[i] = s.B
-	case def.String:
-		c.S[i] = s.S
-	}
-}

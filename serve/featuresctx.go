@@ -101,25 +101,22 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 		close(c.done)
 		return c.done
 	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.expire(nil) })
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.expire(context.DeadlineExceeded) })
 	if c.parent.Done() != nil {
-		c.stopWatcher = context.AfterFunc(c.parent, func() { c.expire(c.parent) })
+		c.stopWatcher = context.AfterFunc(c.parent, func() { c.expire(c.parent.Err()) })
 	}
 	return c.done
 }
 
-// expire ends c at its deadline (parent nil) or when parent ended.
-func (c *deadlineCtx) expire(parent context.Context) {
+// expire ends c with err: DeadlineExceeded at its deadline, the parent's
+// error when the parent ended first.
+func (c *deadlineCtx) expire(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
 		return
 	}
-	if parent != nil {
-		c.endLocked(parent.Err())
-		return
-	}
-	c.endLocked(context.DeadlineExceeded)
+	c.endLocked(err)
 }
 
 func (c *deadlineCtx) endLocked(err error) {
