@@ -115,6 +115,9 @@ fuzz:
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzInferRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzPredictRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compute/model -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeColumns$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzParseMGet$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendFloat$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data
