@@ -87,3 +87,27 @@ func TestPredictAllocs(t *testing.T) {
 	}
 	t.Logf("%.1f allocations per request", small)
 }
+
+// TestInferAllocs: an Open Inference Protocol request allocates nothing in
+// steady state: path, tensor names and data are read in place, the tensor
+// and outputs are reused.
+func TestInferAllocs(t *testing.T) {
+	f := predictFront(t, 100, 50, []int{16})
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, ne := range []int{1, 100} {
+		body := inferBody(r, ne, 50)
+		var ctx fasthttp.RequestCtx
+		run := func() {
+			invoke(&ctx, "/v2/models/wide_model/versions/1/infer", body, f.oip)
+			if ctx.Response.StatusCode() != 200 {
+				t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+		for range 20 {
+			run()
+		}
+		if got := testing.AllocsPerRun(200, run); got > 0 {
+			t.Errorf("%d rows: %.1f allocations per request; want none", ne, got)
+		}
+	}
+}

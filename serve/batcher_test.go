@@ -250,3 +250,31 @@ func TestBatcherLargeCall(t *testing.T) {
 		t.Fatalf("wrong length: %v", err)
 	}
 }
+
+func TestSplitModelPath(t *testing.T) {
+	for p, want := range map[string]string{
+		"m":                    "m||",
+		"m/ready":              "m||ready",
+		"m/infer":              "m||infer",
+		"m/versions/3":         "m|3|",
+		"m/versions/3/infer":   "m|3|infer",
+		"m/versions/3/ready":   "m|3|ready",
+		"m/":                   "!",
+		"":                     "!",
+		"/infer":               "!",
+		"m/versions":           "!",
+		"m/versions/":          "!",
+		"m/versions/3/":        "!",
+		"m/versions/3/explain": "!",
+		"m/predict":            "!",
+	} {
+		name, version, action, ok := splitModelPath(p)
+		got := name + "|" + version + "|" + action
+		if !ok {
+			got = "!"
+		}
+		if got != want {
+			t.Errorf("splitModelPath(%q) = %s, want %s", p, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,9 @@ type inferState struct {
 	shape  []int64
 	// seen marks the input columns a request's tensors filled so far.
 	seen []bool
+	// k and idx count the elements of the tensor being decoded: stored,
+	// and seen (for error positions).
+	k, idx int
 }
 
 var inferPool = sync.Pool{New: func() any { return &inferState{} }}
@@ -87,7 +91,8 @@ func (f *front) oip(ctx *fasthttp.RequestCtx) {
 // oipModel serves /v2/models/{name}[/versions/{v}][/ready|/infer].
 func (f *front) oipModel(ctx *fasthttp.RequestCtx, rest []byte) {
 	start := time.Now()
-	name, version, action, ok := splitModelPath(string(rest))
+	// The parts alias the request's path, which outlives this call.
+	name, version, action, ok := splitModelPath(b2s(rest))
 	if !ok {
 		writeError(ctx, fasthttp.StatusNotFound, "no route for "+string(ctx.Method())+" "+string(ctx.Path())+": want /v2/models/{name}[/versions/{v}][/ready|/infer]")
 		return
@@ -118,38 +123,28 @@ func (f *front) oipModel(ctx *fasthttp.RequestCtx, rest []byte) {
 	}
 }
 
-// splitModelPath splits "{name}[/versions/{v}][/ready|/infer]".
+// splitModelPath splits "{name}[/versions/{v}][/ready|/infer]". The
+// results alias p.
 func splitModelPath(p string) (name, version, action string, ok bool) {
-	parts := splitSlash(p)
-	if len(parts) == 0 || parts[0] == "" {
+	name, rest, more := strings.Cut(p, "/")
+	if name == "" {
 		return "", "", "", false
 	}
-	name, parts = parts[0], parts[1:]
-	if len(parts) >= 2 && parts[0] == "versions" {
-		version, parts = parts[1], parts[2:]
-		if version == "" {
-			return "", "", "", false
+	if more {
+		if r, isVer := strings.CutPrefix(rest, "versions/"); isVer {
+			version, rest, more = strings.Cut(r, "/")
+			if version == "" {
+				return "", "", "", false
+			}
 		}
 	}
 	switch {
-	case len(parts) == 0:
+	case !more:
 		return name, version, "", true
-	case len(parts) == 1 && (parts[0] == "ready" || parts[0] == "infer"):
-		return name, version, parts[0], true
+	case rest == "ready" || rest == "infer":
+		return name, version, rest, true
 	}
 	return "", "", "", false
-}
-
-func splitSlash(p string) []string {
-	var out []string
-	for {
-		i := bytes.IndexByte([]byte(p), '/')
-		if i < 0 {
-			return append(out, p)
-		}
-		out = append(out, p[:i])
-		p = p[i+1:]
-	}
 }
 
 // appendModelMetadata writes the OIP model metadata of sm's model.
@@ -322,8 +317,8 @@ func (st *inferState) decodeTensor(i int, t *fastjson.Value, sm *servedModel, ro
 	if t.Type() != fastjson.TypeObject {
 		return 0, badRequest("inputs[%d]: want a tensor object, got %s", i, clipJSON(t))
 	}
-	name := string(t.GetStringBytes("name"))
-	dt := string(t.GetStringBytes("datatype"))
+	name := b2s(t.GetStringBytes("name")) // aliases the parser, used only in this request
+	dt := b2s(t.GetStringBytes("datatype"))
 	shapeV := t.Get("shape")
 	if shapeV == nil {
 		return 0, badRequest("inputs[%d] (%s): missing shape", i, name)
@@ -348,21 +343,14 @@ func (st *inferState) decodeTensor(i int, t *fastjson.Value, sm *servedModel, ro
 	if data == nil {
 		return 0, badRequest("inputs[%d] (%s): missing data", i, name)
 	}
-	k := 0
-	if err := st.flatten(data, dt == "BOOL", func(x float32) bool {
-		if k >= p.want {
-			return false
-		}
-		p.put(st.x, k, x)
-		k++
-		return true
-	}); err == errTooMany {
+	st.k, st.idx = 0, 0
+	if err := st.flatten(data, p, dt == "BOOL"); err == errTooMany {
 		return 0, badRequest("inputs[%d] (%s): data has more than the %d elements shape %s needs", i, name, p.want, clipJSON(shapeV))
 	} else if err != nil {
 		return 0, badRequest("inputs[%d] (%s): data%v", i, name, err)
 	}
-	if k != p.want {
-		return 0, badRequest("inputs[%d] (%s): data has %d elements, shape %s needs %d", i, name, k, clipJSON(shapeV), p.want)
+	if st.k != p.want {
+		return 0, badRequest("inputs[%d] (%s): data has %d elements, shape %s needs %d", i, name, st.k, clipJSON(shapeV), p.want)
 	}
 	return p.filled, nil
 }
@@ -461,57 +449,52 @@ func oipDatatype(dt string) bool {
 	return false
 }
 
-// flatten walks data (nested arrays, row-major) and calls put for each
-// element; put returns false when there are too many.
-func (st *inferState) flatten(v *fastjson.Value, boolean bool, put func(float32) bool) error {
-	var idx int
-	var walk func(v *fastjson.Value) error
-	walk = func(v *fastjson.Value) error {
-		switch v.Type() {
-		case fastjson.TypeArray:
-			arr, _ := v.Array()
-			for _, e := range arr {
-				if err := walk(e); err != nil {
-					return err
-				}
+// flatten walks data (nested arrays, row-major) and stores each element
+// through p, counting them in st.k (st.idx counts for error positions); it
+// returns errTooMany past p.want elements. A method rather than closures:
+// it runs on every inference request and must not allocate.
+func (st *inferState) flatten(v *fastjson.Value, p placement, boolean bool) error {
+	switch v.Type() {
+	case fastjson.TypeArray:
+		arr, _ := v.Array()
+		for _, e := range arr {
+			if err := st.flatten(e, p, boolean); err != nil {
+				return err
 			}
-			return nil
-		case fastjson.TypeNull:
-			idx++
-			if !put(float32(math.NaN())) {
-				return errTooMany
-			}
-			return nil
-		case fastjson.TypeTrue, fastjson.TypeFalse:
-			if !boolean {
-				return &valueError{i: idx, msg: "want a number, got " + clipJSON(v)}
-			}
-			x := float32(0)
-			if v.Type() == fastjson.TypeTrue {
-				x = 1
-			}
-			idx++
-			if !put(x) {
-				return errTooMany
-			}
-			return nil
-		case fastjson.TypeNumber:
-			if boolean {
-				return &valueError{i: idx, msg: "want true or false (datatype BOOL), got " + clipJSON(v)}
-			}
-			f, err := v.Float64()
-			if err != nil {
-				return &valueError{i: idx, msg: "want a number, got " + clipJSON(v)}
-			}
-			idx++
-			if !put(float32(f)) {
-				return errTooMany
-			}
-			return nil
 		}
-		return &valueError{i: idx, msg: "want a number, got " + clipJSON(v)}
+		return nil
+	case fastjson.TypeNull:
+		return st.put(p, float32(math.NaN()))
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		if !boolean {
+			return &valueError{i: st.idx, msg: "want a number, got " + clipJSON(v)}
+		}
+		x := float32(0)
+		if v.Type() == fastjson.TypeTrue {
+			x = 1
+		}
+		return st.put(p, x)
+	case fastjson.TypeNumber:
+		if boolean {
+			return &valueError{i: st.idx, msg: "want true or false (datatype BOOL), got " + clipJSON(v)}
+		}
+		f, err := v.Float64()
+		if err != nil {
+			return &valueError{i: st.idx, msg: "want a number, got " + clipJSON(v)}
+		}
+		return st.put(p, float32(f))
 	}
-	return walk(v)
+	return &valueError{i: st.idx, msg: "want a number, got " + clipJSON(v)}
+}
+
+func (st *inferState) put(p placement, x float32) error {
+	st.idx++
+	if st.k >= p.want {
+		return errTooMany
+	}
+	p.put(st.x, st.k, x)
+	st.k++
+	return nil
 }
 
 var errTooMany = &valueError{msg: "too many elements"}

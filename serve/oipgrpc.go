@@ -178,9 +178,23 @@ func fillContents(x []float32, p placement, dt string, c *inference.InferTensorC
 	return nil
 }
 
+// oipSize is the byte size of one element of datatype dt (one of
+// oipDatatype's).
+func oipSize(dt string) int {
+	switch dt {
+	case "INT8", "UINT8", "BOOL":
+		return 1
+	case "INT16", "UINT16":
+		return 2
+	case "FP32", "INT32", "UINT32":
+		return 4
+	}
+	return 8
+}
+
 // fillRaw decodes little-endian raw contents into x.
 func fillRaw(x []float32, p placement, dt string, b []byte) error {
-	size := map[string]int{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8, "UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8, "BOOL": 1}[dt]
+	size := oipSize(dt)
 	if len(b) != size*p.want {
 		return fmt.Errorf("raw contents are %d bytes, the shape needs %d elements of %s (%d bytes)", len(b), p.want, dt, size*p.want)
 	}

@@ -116,3 +116,38 @@ func BenchmarkPredict(b *testing.B) {
 		}
 	}
 }
+
+// inferBody is an OIP request for wide_model: ne rows of nf inputs.
+func inferBody(r *rand.Rand, ne, nf int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"id":"b","inputs":[{"name":"input","datatype":"FP32","shape":[%d,%d],"data":[`, ne, nf)
+	for i := 0; i < ne*nf; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%.4f", r.Float64())
+	}
+	b.WriteString(`]}]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkInfer measures POST /v2/models/{name}/infer's work per request
+// without the network: parse the tensor, run the model, encode.
+//
+//	go test ./serve -run '^$' -bench Infer -benchmem -count 6 | benchstat -
+func BenchmarkInfer(b *testing.B) {
+	f := predictFront(b, 100, 50, []int{64, 32})
+	for _, ne := range []int{1, 100} {
+		b.Run(fmt.Sprintf("shape=%dx50", ne), func(b *testing.B) {
+			body := inferBody(rand.New(rand.NewPCG(1, 2)), ne, 50)
+			var ctx fasthttp.RequestCtx
+			b.ReportAllocs()
+			for b.Loop() {
+				invoke(&ctx, "/v2/models/wide_model/infer", body, f.oip)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			}
+		})
+	}
+}
