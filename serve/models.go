@@ -201,24 +201,16 @@ func (ms *modelServer) close() {
 	}
 }
 
-// inputRefs maps training-set column names "<view>__<feature>" to feature
-// references. A view or feature name may itself contain "__", so every
-// split is tried against the registry.
+// inputRefs maps the model's inputs, training-set columns, to the
+// "view:feature" references they are fetched by.
 func inputRefs(ix *def.Index, inputs []string) ([]string, error) {
 	refs := make([]string, len(inputs))
 	for i, in := range inputs {
-		for off := 0; ; {
-			j := strings.Index(in[off:], "__")
-			if j < 0 {
-				return nil, fmt.Errorf("input %q is not a feature of any registered view (want <view>__<feature>)", in)
-			}
-			view, feature := in[:off+j], in[off+j+2:]
-			if _, err := ix.ExpandRefs([]string{view + ":" + feature}); err == nil && feature != "" {
-				refs[i] = view + ":" + feature
-				break
-			}
-			off += j + 1
+		r, ok := ix.ColumnRef(in)
+		if !ok {
+			return nil, fmt.Errorf("input %q is not a feature of any registered view (want <view>__<feature>)", in)
 		}
+		refs[i] = r.String()
 	}
 	return refs, nil
 }

@@ -144,7 +144,14 @@ func (g *globals) trainingColumns(ctx context.Context, name string, features []s
 	if len(features) > 0 {
 		cols := make([]string, len(features))
 		for i, f := range features {
-			cols[i] = strings.Replace(f, ":", "__", 1)
+			cols[i] = f
+			if strings.Contains(f, ":") {
+				r, err := def.ParseFeatureRef(f)
+				if err != nil || r.Wildcard() {
+					return nil, usageError{fmt.Errorf("--features %q: want view__feature or view:feature", f)}
+				}
+				cols[i] = r.Column()
+			}
 		}
 		return cols, nil
 	}

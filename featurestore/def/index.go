@@ -3,6 +3,7 @@ package def
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Index looks definitions up by name. It is built once per definitions set
@@ -140,6 +141,25 @@ func (ix *Index) viewFeatures(name string) ([]string, bool) {
 		return v.FeatureNames(), true
 	}
 	return nil, false
+}
+
+// ColumnRef returns the feature whose training-set column name
+// (FeatureRef.Column, "<view>__<feature>") is col, and whether the index
+// has one. View and feature names may themselves contain "__", so each
+// split is tried from the left; the first that names an existing feature
+// wins.
+func (ix *Index) ColumnRef(col string) (FeatureRef, bool) {
+	for off := 0; ; {
+		j := strings.Index(col[off:], "__")
+		if j < 0 {
+			return FeatureRef{}, false
+		}
+		r := FeatureRef{View: col[:off+j], Feature: col[off+j+2:]}
+		if features, ok := ix.viewFeatures(r.View); ok && r.Feature != "" && contains(features, r.Feature) {
+			return r, true
+		}
+		off += j + 1
+	}
 }
 
 // viewNames returns the sorted names of feature views and on-demand views.
