@@ -15,6 +15,7 @@ import (
 	"github.com/fstore/fstore/compute/model"
 	"github.com/fstore/fstore/featurestore/def"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/atomicfile"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 )
 
@@ -68,7 +69,12 @@ func (s *Store) RegisterModel(reg ModelRegistration) (*fstorev1.ModelVersion, er
 	sum := sha256.Sum256(reg.Artifact)
 	return s.registry.AddModelVersion(reg.Model, func(v uint32) (*fstorev1.ModelVersion, error) {
 		rel := filepath.Join(ModelsDir, reg.Model, "v"+strconv.FormatUint(uint64(v), 10)+".fsm")
-		if err := writeFileAtomic(filepath.Join(s.dir, rel), reg.Artifact); err != nil {
+		path := filepath.Join(s.dir, rel)
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		if err == nil {
+			err = atomicfile.Write(path, reg.Artifact, 0o644)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("featurestore: cannot store model %s v%d: %w", reg.Model, v, err)
 		}
 		return &fstorev1.ModelVersion{
@@ -142,30 +148,4 @@ func (s *Store) LoadModel(mv *fstorev1.ModelVersion) (*model.Model, error) {
 		return nil, fmt.Errorf("model %s v%d (%s): %w", mv.GetModel(), mv.GetVersion(), path, err)
 	}
 	return m, nil
-}
-
-// writeFileAtomic writes b to path through a synced temporary file renamed
-// into place, creating the directory.
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
 }

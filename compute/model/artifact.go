@@ -35,8 +35,9 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/fstore/fstore/internal/atomicfile"
 )
 
 // Magic opens every model artifact.
@@ -267,35 +268,8 @@ func (m *Model) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("model: cannot save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	// CreateTemp makes the file 0600; an artifact is no secret.
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("model: cannot save %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		// The rename is durable only once the directory is synced; a
-		// failure here leaves a complete file, so it is not reported.
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
