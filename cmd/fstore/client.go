@@ -71,7 +71,13 @@ const maxMessageSize = serve.MaxGRPCMessage
 // withRegistry runs f with a registry client and a context bounded by
 // callTimeout, and releases the client after.
 func (g *globals) withRegistry(ctx context.Context, f func(context.Context, fstorev1.RegistryServiceClient) error) error {
-	client, done, err := g.registryClient(ctx)
+	return withClient(ctx, func() (fstorev1.RegistryServiceClient, func() error, error) { return g.registryClient(ctx) }, f)
+}
+
+// withClient opens a client, runs f with it under a context bounded by
+// callTimeout, and releases it.
+func withClient[C any](ctx context.Context, open func() (C, func() error, error), f func(context.Context, C) error) error {
+	client, done, err := open()
 	if err != nil {
 		return err
 	}

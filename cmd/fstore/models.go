@@ -35,14 +35,7 @@ func (g *globals) modelClient() (fstorev1.ModelServiceClient, func() error, erro
 }
 
 func (g *globals) withModels(ctx context.Context, f func(context.Context, fstorev1.ModelServiceClient) error) error {
-	client, done, err := g.modelClient()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	return f(ctx, client)
+	return withClient(ctx, g.modelClient, f)
 }
 
 func newTrainCmd(g *globals) *cobra.Command {
