@@ -81,6 +81,9 @@ type onlineRequest struct {
 	now  int64
 
 	service  string
+	// preset is a selection compiled ahead for this catalog (a model's
+	// inputs); resolve uses it as it uses a feature service's.
+	preset *selection
 	ents     []inputCol
 	reqCtx   []inputCol
 	reads    []featurestore.ReadResult // by view slot
@@ -100,7 +103,7 @@ type onlineRequest struct {
 }
 
 func (r *onlineRequest) reset(cat *catalog, lim *Limits) {
-	r.cat, r.lim, r.use, r.full, r.n, r.service = cat, lim, nil, false, 0, ""
+	r.cat, r.lim, r.use, r.full, r.n, r.service, r.preset = cat, lim, nil, false, 0, "", nil
 	r.sel.reset()
 	r.ents, r.reqCtx = r.ents[:0], r.reqCtx[:0]
 	if r.refSeen == nil {
@@ -178,6 +181,11 @@ func (r *onlineRequest) resolve() error {
 			return badRequest("feature service %q has %d features, more than the limit of %d", r.service, len(sel.features), lim.MaxFeatures)
 		}
 		r.use = sel
+	} else if r.preset != nil {
+		if len(r.preset.features) > lim.MaxFeatures {
+			return badRequest("the model has %d inputs, more than the limit of %d features", len(r.preset.features), lim.MaxFeatures)
+		}
+		r.use = r.preset
 	} else {
 		if len(r.sel.features) == 0 {
 			return badRequest("no features requested: give \"features\" or \"feature_service\"")

@@ -28,9 +28,39 @@ type servedModel struct {
 	// OIP requests, which bring their own tensors).
 	refs   []string
 	refErr error
+	// sel is the inputs compiled against the catalog that was current when
+	// a request last needed them; replaced when the registry moves on.
+	sel atomic.Pointer[modelSelection]
 	// err is why the version cannot be served at all (its artifact did
 	// not load); requests for it get 503.
 	err error
+}
+
+// modelSelection is a model's inputs compiled against one catalog.
+type modelSelection struct {
+	cat *catalog
+	sel *selection
+	err error
+}
+
+// selection returns sm's inputs as a selection of cat, compiling it once
+// per catalog version rather than per request.
+func (sm *servedModel) selection(cat *catalog) (*selection, error) {
+	if ms := sm.sel.Load(); ms != nil && ms.cat == cat {
+		return ms.sel, ms.err
+	}
+	ms := &modelSelection{cat: cat, sel: &selection{}, err: sm.refErr}
+	for _, ref := range sm.refs {
+		if ms.err != nil {
+			break
+		}
+		view, feature, _ := strings.Cut(ref, ":")
+		if err := cat.add(ms.sel, view, feature); err != nil {
+			ms.err = fmt.Errorf("input %s: %w", ref, err)
+		}
+	}
+	sm.sel.Store(ms)
+	return ms.sel, ms.err
 }
 
 // modelEntry is one model's loaded versions, oldest first.

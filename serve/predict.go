@@ -135,15 +135,11 @@ func (r *onlineRequest) decodePredict(body []byte, ms *modelServer) (*servedMode
 	if err != nil {
 		return nil, false, err
 	}
-	if sm.refErr != nil {
-		return nil, false, &unservableError{view: "model " + name, err: sm.refErr}
+	sel, err := sm.selection(r.cat)
+	if err != nil {
+		return nil, false, &unservableError{view: "model " + name, err: err}
 	}
-	for _, ref := range sm.refs {
-		if err := r.addRef(ref); err != nil {
-			return nil, false, &unservableError{view: "model " + name, err: err}
-		}
-	}
-	r.full = true
+	r.preset, r.full = sel, true
 	return sm, withFeatures, nil
 }
 
