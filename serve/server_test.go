@@ -99,6 +99,12 @@ func startServerWith(t *testing.T, setup func(st *featurestore.Store, cfg *Confi
 		}
 		stopped = true
 		conn.Close()
+		// Tests talk HTTP through net/http's default client, which keeps
+		// connections alive in its pool; closing them first leaves the
+		// server's drain nothing to race with (a kept-alive connection
+		// accepted as the server shut down was once left open, and
+		// goleak flagged both ends).
+		http.DefaultClient.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run returned %v", err)
