@@ -300,6 +300,14 @@ type ServeRun struct {
 	// started in this process: the load generator then has its own
 	// process, and the process CPU per request is the generator's alone.
 	URL string
+	// Batching is the model servers' batching policy (zero: serve's
+	// defaults).
+	Batching serve.BatchPolicy
+	// Control adds, after each measured run, a control run against a null
+	// server burning the same CPU per request (see ControlResult), and
+	// measures the machine's stalls (MeasureStalls) once before the first
+	// run: what of each tail is the machine's.
+	Control bool
 	// Log, when set, receives one line per step (generating, loading,
 	// each run), for a long run's progress.
 	Log func(format string, args ...any)
@@ -316,6 +324,8 @@ type ServeResult struct {
 	Saturation float64
 	// Load is the open-loop run at half of Saturation.
 	Load LoadResult
+	// Control is the control run of the same load, when asked for.
+	Control *ControlResult
 }
 
 func (c *ServeRun) ensureDefaults() {
@@ -435,7 +445,7 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- serve.Run(srvCtx, serve.Config{
-			Store: st, Online: online,
+			Store: st, Online: online, Batching: c.Batching,
 			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
 			OnListen: func(h, _ net.Addr) { addrc <- h },
 			Logger:   slog.New(slog.DiscardHandler),
@@ -466,6 +476,11 @@ func (c ServeRun) measure(ctx context.Context, base string, report func(ServeRes
 	if c.URL != "" && c.Store == "" {
 		label = c.URL
 	}
+	if c.Control {
+		d := min(3*time.Second, c.Duration)
+		c.Log("measuring this machine's stalls for %s (every core busy)", d)
+		c.Log("stalls: %s", MeasureStalls(ctx, d))
+	}
 	for _, shape := range c.Shapes {
 		endpoint := base + "/get-online-features"
 		var bodies [][]byte
@@ -476,7 +491,8 @@ func (c ServeRun) measure(ctx context.Context, base string, report func(ServeRes
 		} else {
 			bodies = ServeBodies(shape, c.Entities, c.Bodies, c.Seed)
 		}
-		if err := checkEndpoint(endpoint, bodies[0], c.Timeout); err != nil {
+		bodyBytes, err := checkEndpoint(endpoint, bodies[0], c.Timeout)
+		if err != nil {
 			return err
 		}
 		for _, conns := range c.Conns {
@@ -493,7 +509,16 @@ func (c ServeRun) measure(ctx context.Context, base string, report func(ServeRes
 			if err != nil {
 				return fmt.Errorf("bench: serve %s with %d conns: %w", shape, conns, err)
 			}
-			report(ServeResult{Shape: shape, Conns: conns, Store: label, Saturation: sat, Load: res})
+			result := ServeResult{Shape: shape, Conns: conns, Store: label, Saturation: sat, Load: res}
+			if c.Control {
+				c.Log("%s × %d conns: control runs against a null server answering %d bytes", shape, conns, bodyBytes)
+				ctl, err := runControl(ctx, cfg, res, bodyBytes)
+				if err != nil {
+					return fmt.Errorf("bench: serve %s with %d conns: %w", shape, conns, err)
+				}
+				result.Control = &ctl
+			}
+			report(result)
 		}
 	}
 	return nil
@@ -501,14 +526,15 @@ func (c ServeRun) measure(ctx context.Context, base string, report func(ServeRes
 
 // checkEndpoint sends one request and fails unless it succeeds, so that a
 // server that cannot answer the scenario's requests stops the run with
-// its own message instead of a table of errors.
-func checkEndpoint(endpoint string, body []byte, timeout time.Duration) error {
+// its own message instead of a table of errors. It returns the length of
+// the response body.
+func checkEndpoint(endpoint string, body []byte, timeout time.Duration) (int, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// A HostClient, unlike a Client, starts no cleaner of its own per
 	// host: Load's ignore list of fasthttp goroutines covers it.
@@ -522,12 +548,12 @@ func checkEndpoint(endpoint string, body []byte, timeout time.Duration) error {
 	req.Header.SetContentType("application/json")
 	req.SetBodyRaw(body)
 	if err := c.DoTimeout(req, resp, timeout); err != nil {
-		return fmt.Errorf("bench: POST %s: %w", endpoint, err)
+		return 0, fmt.Errorf("bench: POST %s: %w", endpoint, err)
 	}
 	if code := resp.StatusCode(); code < 200 || code > 299 {
-		return fmt.Errorf("bench: POST %s: HTTP %d: %s", endpoint, code, truncate(resp.Body(), 500))
+		return 0, fmt.Errorf("bench: POST %s: HTTP %d: %s", endpoint, code, truncate(resp.Body(), 500))
 	}
-	return nil
+	return len(resp.Body()), nil
 }
 
 // FormatServeTable writes results as an aligned table, one row per shape
@@ -535,12 +561,17 @@ func checkEndpoint(endpoint string, body []byte, timeout time.Duration) error {
 func FormatServeTable(w io.Writer, results []ServeResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "shape\tconns\tstore\tsaturated req/s\topen-loop req/s\tp50\tp99\tp99.9\tmax\tprocess CPU/req\terrors\tdropped\t")
-	for _, r := range results {
-		l := r.Load
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
-			r.Shape, r.Conns, r.Store, r.Saturation, l.Throughput,
+	row := func(shape string, conns int, store, sat string, l LoadResult) {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
+			shape, conns, store, sat, l.Throughput,
 			fmtLatency(l.P50), fmtLatency(l.P99), fmtLatency(l.P999), fmtLatency(l.Max),
 			fmtLatency(l.ProcessCPUPerRequest), l.Errors, l.Dropped)
+	}
+	for _, r := range results {
+		row(r.Shape, r.Conns, r.Store, strconv.FormatFloat(r.Saturation, 'f', 0, 64), r.Load)
+		if c := r.Control; c != nil {
+			row(r.Shape, r.Conns, "null server, "+fmtLatency(c.Work)+" CPU", "-", c.Load)
+		}
 	}
 	return tw.Flush()
 }

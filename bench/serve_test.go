@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -271,5 +274,100 @@ func TestServeRunExternal(t *testing.T) {
 		if r.Store != run.URL || r.Load.Requests == 0 || r.Load.Errors != 0 {
 			t.Fatalf("%+v", r)
 		}
+	}
+}
+
+// TestServeRunControl runs the scenario with control runs: each result
+// carries the null server's runs at the real run's rate, its work is the
+// real CPU per request less the idle null run's, and its responses are as
+// long as the real server's.
+func TestServeRunControl(t *testing.T) {
+	var logged []string
+	run := ServeRun{Dir: t.TempDir(), Entities: 1000, Shapes: []string{"10x10"}, Conns: []int{1},
+		Duration: 200 * time.Millisecond, Warmup: 20 * time.Millisecond, Bodies: 5, Control: true,
+		Log: func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }}
+	var results []ServeResult
+	if err := run.Run(context.Background(), func(r ServeResult) { results = append(results, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Control == nil {
+		t.Fatalf("results %+v", results)
+	}
+	r, c := results[0], results[0].Control
+	if c.Idle.Requests == 0 || c.Load.Requests == 0 || c.Idle.Errors+c.Load.Errors != 0 {
+		t.Fatalf("control %+v", c)
+	}
+	if c.Idle.Rate != r.Load.Rate || c.Load.Rate != r.Load.Rate {
+		t.Errorf("control rates %g, %g; real %g", c.Idle.Rate, c.Load.Rate, r.Load.Rate)
+	}
+	if want := max(0, r.Load.ProcessCPUPerRequest-c.Idle.ProcessCPUPerRequest); c.Work != want {
+		t.Errorf("work %s, want %s", c.Work, want)
+	}
+	// 10 entities × 10 features: metadata, an entity column and 10
+	// feature columns with statuses and timestamps.
+	if c.BodyBytes < 10*10*len(`"PRESENT",`) {
+		t.Errorf("control body %d bytes", c.BodyBytes)
+	}
+	if !slices.ContainsFunc(logged, func(s string) bool { return strings.HasPrefix(s, "stalls: ") }) {
+		t.Errorf("no stalls line in %q", logged)
+	}
+	var b strings.Builder
+	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "null server, ") {
+		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+}
+
+// TestNullServer checks the control's server answers every request with
+// the asked-for number of bytes and that a spin step count calibrated for
+// more time is more steps.
+func TestNullServer(t *testing.T) {
+	n, err := startNullServer(12345)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.steps.Store(spinSteps(100 * time.Microsecond))
+	u, _ := url.Parse(n.url())
+	c := hostClient(u, 1, 5*time.Second)
+	for range 3 {
+		code, body, err := c.Post(nil, n.url(), nil)
+		if err != nil || code != 200 || len(body) != 12345 {
+			t.Fatalf("%d, %d bytes, %v", code, len(body), err)
+		}
+	}
+	c.CloseIdleConnections()
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if spinSteps(0) != 0 || spinSteps(-time.Second) != 0 {
+		t.Error("no work should be no steps")
+	}
+	if small, big := spinSteps(time.Microsecond), spinSteps(time.Millisecond); small <= 0 || big <= small {
+		t.Errorf("steps for 1µs %d, for 1ms %d", small, big)
+	}
+}
+
+// TestMeasureStalls checks the stall counts are consistent with each
+// other; how many there are is the machine's business.
+func TestMeasureStalls(t *testing.T) {
+	s := MeasureStalls(context.Background(), 50*time.Millisecond)
+	if s.Threads != runtime.GOMAXPROCS(0) || s.Duration < 50*time.Millisecond {
+		t.Fatalf("%+v", s)
+	}
+	if s.Over5ms > s.Over1ms || s.Over1ms > s.Over200us || s.Over200us > s.Over50us {
+		t.Errorf("bounds not nested: %+v", s)
+	}
+	if s.Lost < time.Duration(s.Over50us)*50*time.Microsecond || s.Max > s.Lost {
+		t.Errorf("lost %s for %d gaps, longest %s", s.Lost, s.Over50us, s.Max)
+	}
+	if f := s.LostFraction(); f < 0 || f > 1 {
+		t.Errorf("lost fraction %g", f)
+	}
+	if !strings.Contains(s.String(), "threads") {
+		t.Error(s.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s := MeasureStalls(ctx, time.Hour); s.Duration > time.Minute {
+		t.Errorf("a cancelled measurement ran %s", s.Duration)
 	}
 }

@@ -64,17 +64,11 @@ the process's, so generating in the same process would inflate it.`,
 			if isTerminal(g.stderr) && !g.quiet {
 				run.Progress = progressPrinter(g)
 			}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			st, err := run.Run(cmd.Context())
 			if run.Progress != nil {
 				fmt.Fprint(g.stderr, "\r\033[K")
@@ -99,12 +93,13 @@ the process's, so generating in the same process would inflate it.`,
 	bf.Flags().StringVar(&memory, "memory-limit", "", "memory the join may hold (default 1GiB)")
 	bf.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
 	bf.MarkFlagRequired("dir")
-	cmd.AddCommand(gen, bf, newBenchServeCmd(g))
+	cmd.AddCommand(gen, bf, newBenchServeCmd(g), newBenchStallsCmd(g))
 	return cmd
 }
 
 func newBenchServeCmd(g *globals) *cobra.Command {
 	var run bench.ServeRun
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "serve --dir DIR [--store URL] [--shapes 1x10,100x10,100x50] [--conns 1,8,32] [--duration 10s]",
 		Short: "Load-test the feature server over loopback: saturation, then latency at half of it",
@@ -120,8 +115,13 @@ together: they share this process).`,
 			if !g.quiet {
 				run.Log = func(format string, args ...any) { fmt.Fprintf(g.stderr, format+"\n", args...) }
 			}
+			stop, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			var results []bench.ServeResult
-			err := run.Run(cmd.Context(), func(r bench.ServeResult) { results = append(results, r) })
+			err = run.Run(cmd.Context(), func(r bench.ServeResult) { results = append(results, r) })
 			if g.output == "json" {
 				if jerr := json.NewEncoder(g.stdout).Encode(results); jerr != nil && err == nil {
 					err = jerr
@@ -143,6 +143,54 @@ together: they share this process).`,
 	f.StringVar(&run.URL, "url", "", "measure a running fstore serve at this base URL (serving DIR/fstore-data, loaded by an earlier run) instead of one in this process")
 	f.DurationVar(&run.Warmup, "warmup", 0, "unmeasured load before each run, e.g. to fill the row cache (default 1s)")
 	f.IntVar(&run.Entities, "entities", 0, "entities in the dataset (default 100000)")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
+	f.IntVar(&run.Batching.Instances, "model-instances", 0, "batches each model version runs at once, as fstore serve's flag (default: one per core)")
+	f.BoolVar(&run.Control, "control", false, "after each run, replay its load against a null server burning the same CPU per request and answering as many bytes: the floor this machine puts under the tail")
 	cmd.MarkFlagRequired("dir")
 	return cmd
+}
+
+func newBenchStallsCmd(g *globals) *cobra.Command {
+	var d time.Duration
+	cmd := &cobra.Command{
+		Use:   "stalls [--duration 10s]",
+		Short: "Measure how often this machine takes a running thread off its core (the floor under any tail latency)",
+		Long: `stalls runs one thread per core reading the clock in a tight loop and
+counts the gaps between readings: time a thread wanted to run and did not,
+because the kernel or the hypervisor ran something else. A request on a
+core that stalls for a millisecond waits that millisecond, so gaps of a
+millisecond several times a second put a floor under every p99 measured
+on the machine. Run it on an otherwise idle machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s := bench.MeasureStalls(cmd.Context(), d)
+			if g.output == "json" {
+				return json.NewEncoder(g.stdout).Encode(s)
+			}
+			_, err := fmt.Fprintln(g.stdout, s)
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&d, "duration", 10*time.Second, "how long to measure")
+	return cmd
+}
+
+// startCPUProfile starts a CPU profile into path, when path is set, and
+// returns the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
