@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,9 @@ type BatchPolicy struct {
 	// 1s; a request's own deadline, when sooner, wins.
 	Timeout time.Duration
 	// Instances is the number of batches run concurrently (Triton's
-	// instance count). Default 1.
+	// instance count). A batch runs on one core (the engine keeps each
+	// pass on gonum's serial path), so the default is GOMAXPROCS: every
+	// core can run a batch while calls queue for the next.
 	Instances int
 }
 
@@ -60,7 +63,7 @@ func (p *BatchPolicy) EnsureDefaults() {
 		p.Timeout = time.Second
 	}
 	if p.Instances <= 0 {
-		p.Instances = 1
+		p.Instances = runtime.GOMAXPROCS(0)
 	}
 }
 

@@ -80,10 +80,10 @@ type onlineRequest struct {
 	n    int
 	now  int64
 
-	service  string
+	service string
 	// preset is a selection compiled ahead for this catalog (a model's
 	// inputs); resolve uses it as it uses a feature service's.
-	preset *selection
+	preset   *selection
 	ents     []inputCol
 	reqCtx   []inputCol
 	reads    []featurestore.ReadResult // by view slot

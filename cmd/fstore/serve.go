@@ -98,7 +98,7 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 	f.DurationVar(&cfg.Batching.MaxQueueDelay, "max-queue-delay", 0, "how long a model batch waits for more requests (default 0: only what is queued)")
 	f.IntVar(&cfg.Batching.MaxQueueSize, "max-queue-size", 0, "most requests waiting per model version; beyond it 503 (default 1024)")
 	f.DurationVar(&cfg.Batching.Timeout, "queue-timeout", 0, "longest wait in a model's queue before a 504 (default 1s)")
-	f.IntVar(&cfg.Batching.Instances, "model-instances", 0, "batches each model version runs at once (default 1)")
+	f.IntVar(&cfg.Batching.Instances, "model-instances", 0, "batches each model version runs at once (default: GOMAXPROCS, one per core)")
 	f.StringVar(&asOf, "as-of", "", "serve as if the time were this RFC 3339 time (replays and demos; default: the wall clock)")
 	storeFlag(cmd, &storeURL)
 	return cmd
