@@ -324,8 +324,18 @@ type ServeResult struct {
 	Saturation float64
 	// Load is the open-loop run at half of Saturation.
 	Load LoadResult
+	// StoreCPUPerRequest is the CPU the online store's own processes used
+	// during the open-loop run per request (Redis's INFO cpu, summed over a
+	// cluster); 0 for the embedded store, whose work is in the process's.
+	StoreCPUPerRequest time.Duration
 	// Control is the control run of the same load, when asked for.
 	Control *ControlResult
+}
+
+// serverCPU is an online store whose server processes report their CPU
+// time (the Redis stores).
+type serverCPU interface {
+	ServerCPU(ctx context.Context) (time.Duration, error)
 }
 
 func (c *ServeRun) ensureDefaults() {
@@ -399,7 +409,7 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 		return err
 	}
 	if c.URL != "" {
-		return c.measure(ctx, strings.TrimSuffix(c.URL, "/"), report)
+		return c.measure(ctx, strings.TrimSuffix(c.URL, "/"), nil, report)
 	}
 	data := ServeData{Dir: c.Dir, Entities: c.Entities, Seed: c.Seed}
 	if _, err := os.Stat(filepath.Join(c.Dir, "definitions.textproto")); errors.Is(err, os.ErrNotExist) {
@@ -466,12 +476,13 @@ func (c ServeRun) Run(ctx context.Context, report func(ServeResult)) (err error)
 		stop()
 		err = errors.Join(err, <-errc)
 	}()
-	return c.measure(ctx, "http://"+addr.String(), report)
+	sc, _ := online.(serverCPU)
+	return c.measure(ctx, "http://"+addr.String(), sc, report)
 }
 
 // measure runs every shape and connection count against the server at
-// base.
-func (c ServeRun) measure(ctx context.Context, base string, report func(ServeResult)) error {
+// base; store, when not nil, charges each open-loop run its store's CPU.
+func (c ServeRun) measure(ctx context.Context, base string, store serverCPU, report func(ServeResult)) error {
 	label := storeName(c.Store)
 	if c.URL != "" && c.Store == "" {
 		label = c.URL
@@ -505,11 +516,28 @@ func (c ServeRun) measure(ctx context.Context, base string, report func(ServeRes
 			}
 			cfg.Rate = sat / 2
 			c.Log("%s × %d conns: %.0f req/s saturated; open loop at %.0f req/s for %s", shape, conns, sat, cfg.Rate, c.Duration)
+			var storeCPU time.Duration
+			if store != nil {
+				if storeCPU, err = store.ServerCPU(ctx); err != nil {
+					return err
+				}
+			}
 			res, err := Load(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("bench: serve %s with %d conns: %w", shape, conns, err)
 			}
 			result := ServeResult{Shape: shape, Conns: conns, Store: label, Saturation: sat, Load: res}
+			if store != nil {
+				// The warm-up's share is in the difference too: charge
+				// it to the requests sent during it as well.
+				after, err := store.ServerCPU(ctx)
+				if err != nil {
+					return err
+				}
+				if sent := res.Requests + int64(cfg.Warmup.Seconds()*cfg.Rate); sent > 0 {
+					result.StoreCPUPerRequest = (after - storeCPU) / time.Duration(sent)
+				}
+			}
 			if c.Control {
 				c.Log("%s × %d conns: control runs against a null server answering %d bytes", shape, conns, bodyBytes)
 				ctl, err := runControl(ctx, cfg, res, bodyBytes)
@@ -560,17 +588,21 @@ func checkEndpoint(endpoint string, body []byte, timeout time.Duration) (int, er
 // and connection count: saturation, then the open-loop run at half of it.
 func FormatServeTable(w io.Writer, results []ServeResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "shape\tconns\tstore\tsaturated req/s\topen-loop req/s\tp50\tp99\tp99.9\tmax\tprocess CPU/req\terrors\tdropped\t")
-	row := func(shape string, conns int, store, sat string, l LoadResult) {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
+	fmt.Fprintln(tw, "shape\tconns\tstore\tsaturated req/s\topen-loop req/s\tp50\tp99\tp99.9\tmax\tprocess CPU/req\tstore CPU/req\terrors\tdropped\t")
+	row := func(shape string, conns int, store, sat string, l LoadResult, storeCPU time.Duration) {
+		sc := "-"
+		if storeCPU > 0 {
+			sc = fmtLatency(storeCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
 			shape, conns, store, sat, l.Throughput,
 			fmtLatency(l.P50), fmtLatency(l.P99), fmtLatency(l.P999), fmtLatency(l.Max),
-			fmtLatency(l.ProcessCPUPerRequest), l.Errors, l.Dropped)
+			fmtLatency(l.ProcessCPUPerRequest), sc, l.Errors, l.Dropped)
 	}
 	for _, r := range results {
-		row(r.Shape, r.Conns, r.Store, strconv.FormatFloat(r.Saturation, 'f', 0, 64), r.Load)
+		row(r.Shape, r.Conns, r.Store, strconv.FormatFloat(r.Saturation, 'f', 0, 64), r.Load, r.StoreCPUPerRequest)
 		if c := r.Control; c != nil {
-			row(r.Shape, r.Conns, "null server, "+fmtLatency(c.Work)+" CPU", "-", c.Load)
+			row(r.Shape, r.Conns, "null server, "+fmtLatency(c.Work)+" CPU", "-", c.Load, 0)
 		}
 	}
 	return tw.Flush()

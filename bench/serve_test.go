@@ -20,6 +20,7 @@ import (
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/internal/redistest"
 	"github.com/fstore/fstore/serve"
 )
 
@@ -369,5 +370,26 @@ func TestMeasureStalls(t *testing.T) {
 	cancel()
 	if s := MeasureStalls(ctx, time.Hour); s.Duration > time.Minute {
 		t.Errorf("a cancelled measurement ran %s", s.Duration)
+	}
+}
+
+// TestServeRunRedis runs the scenario on a real redis-server: Redis's own
+// CPU per request is charged from its INFO cpu.
+func TestServeRunRedis(t *testing.T) {
+	run := ServeRun{Dir: t.TempDir(), Entities: 500, Store: redistest.StartServer(t), Shapes: []string{"10x10"},
+		Conns: []int{2}, Duration: 200 * time.Millisecond, Warmup: 20 * time.Millisecond, Bodies: 5}
+	var results []ServeResult
+	if err := run.Run(context.Background(), func(r ServeResult) { results = append(results, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Load.Requests == 0 || results[0].Load.Errors != 0 {
+		t.Fatalf("results %+v", results)
+	}
+	if r := results[0]; r.StoreCPUPerRequest <= 0 || r.StoreCPUPerRequest > time.Second {
+		t.Errorf("Redis CPU per request %s", r.StoreCPUPerRequest)
+	}
+	var b strings.Builder
+	if err := FormatServeTable(&b, results); err != nil || !strings.Contains(b.String(), "redis://") {
+		t.Fatalf("table: %v\n%s", err, b.String())
 	}
 }

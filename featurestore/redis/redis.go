@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +166,60 @@ func (s *Store) Addr() string { return s.addr }
 // go-redis retried on a fresh connection counts once). Connecting and the
 // handshake on a new connection are not counted.
 func (s *Store) RoundTrips() int64 { return s.roundTrips.Load() }
+
+// ServerCPU returns the CPU time (user + system, as INFO cpu reports it)
+// the store's Redis processes have used since they started: the one
+// node's, or the sum over a cluster's masters. Benchmarks read it before
+// and after a run to charge Redis's share of each request, which matters
+// when Redis shares the machine.
+func (s *Store) ServerCPU(ctx context.Context) (time.Duration, error) {
+	var mu sync.Mutex
+	var total time.Duration
+	add := func(ctx context.Context, c *goredis.Client) error {
+		info, err := c.Info(ctx, "cpu").Result()
+		if err != nil {
+			return opError(ctx, "INFO cpu", c.Options().Addr, err)
+		}
+		d, err := parseInfoCPU(info)
+		if err != nil {
+			return fmt.Errorf("redis %s: %w", c.Options().Addr, err)
+		}
+		mu.Lock()
+		total += d
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	if s.cluster != nil {
+		err = s.cluster.ForEachMaster(ctx, add)
+	} else {
+		err = add(ctx, s.single)
+	}
+	return total, err
+}
+
+// parseInfoCPU sums used_cpu_sys and used_cpu_user (seconds, decimal) of
+// an INFO cpu reply.
+func parseInfoCPU(info string) (time.Duration, error) {
+	var total float64
+	found := 0
+	for line := range strings.Lines(info) {
+		name, val, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+		if !ok || (name != "used_cpu_sys" && name != "used_cpu_user") {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("INFO cpu: %s is %q", name, val)
+		}
+		total += v
+		found++
+	}
+	if found != 2 {
+		return 0, errors.New("INFO cpu: no used_cpu_sys and used_cpu_user")
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
 
 // Close closes the store's connections. Calls after it fail with
 // ErrClosed; a second Close does nothing.

@@ -57,6 +57,7 @@ func TestSingleNode(t *testing.T) {
 	// A prefix with glob specials, to check SCAN patterns escape it.
 	t.Run("ConformancePrefix", func(t *testing.T) { storetest.Run(t, opener(url+"?prefix=t%2A%3F%5B%5D%5C1%3A")) })
 	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, open(t, url), 1) })
+	t.Run("ServerCPU", func(t *testing.T) { testServerCPU(t, open(t, url)) })
 	t.Run("Prefix", func(t *testing.T) { testPrefix(t, url) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, url) })
 	t.Run("ScriptFlushed", func(t *testing.T) { testScriptFlushed(t, url) })
@@ -112,6 +113,7 @@ func TestCluster(t *testing.T) {
 	url := redistest.StartCluster(t, 3)
 	t.Run("Conformance", func(t *testing.T) { storetest.Run(t, opener(url)) })
 	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, open(t, url), 3) })
+	t.Run("ServerCPU", func(t *testing.T) { testServerCPU(t, open(t, url)) })
 	t.Run("SameEntitySameSlot", func(t *testing.T) { testSameEntitySameSlot(t, url) })
 	t.Run("Prefix", func(t *testing.T) { testPrefix(t, url) })
 }
@@ -370,5 +372,27 @@ func BenchmarkGet100(b *testing.B) {
 				b.Fatalf("found %d values in %d Gets of 100 present keys", found, n)
 			}
 		})
+	}
+}
+
+// testServerCPU checks the Redis CPU clock is read and moves with work.
+func testServerCPU(t *testing.T, s *redis.Store) {
+	ctx := context.Background()
+	before, err := s.ServerCPU(ctx)
+	if err != nil || before <= 0 {
+		t.Fatalf("ServerCPU = %s, %v", before, err)
+	}
+	keys := make([][]byte, 100)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "e\x00\x00\x00\x01cpu-%d", i)
+	}
+	for range 500 {
+		if err := s.Get(ctx, keys, func(int, []byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := s.ServerCPU(ctx)
+	if err != nil || after <= before {
+		t.Fatalf("ServerCPU after 500 reads = %s (before %s), %v", after, before, err)
 	}
 }
