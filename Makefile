@@ -94,10 +94,12 @@ lint: proto-tools
 	buf lint
 
 ## bench: every Go benchmark, with allocations (compare runs with benchstat),
-## then the feature server's load scenario over loopback (Pebble, 8 connections)
+## then this machine's stall floor and the feature server's load scenario over loopback
+## (Pebble, 8 connections), each run replayed against a null server (--control)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	./bin/fstore bench serve --dir $${TMPDIR:-/tmp}/fstore-bench-serve --conns 8 --duration 4s
+	./bin/fstore bench stalls --duration 3s
+	./bin/fstore bench serve --dir $${TMPDIR:-/tmp}/fstore-bench-serve --conns 8 --duration 4s --control
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:
