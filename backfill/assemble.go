@@ -274,8 +274,18 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			defer wg.Done()
 			var gs gatherScratch
 			var es encodeScratch
+			var xs []float64
 			for c := range work {
 				c.err = r.buildChunk(c, batches[wk], &vals[wk], &gs, &es, odEvs[wk], w, cw, &mu)
+				if c.err == nil {
+					// The committer's work is sequential; what of it
+					// needs no order is done here, in parallel.
+					prof.prepare(&c.mem.prof, c.outCols, c.n, &xs)
+					c.mem.nullRows = c.mem.nullRows[:0]
+					for ji := range r.jobs {
+						c.mem.nullRows = append(c.mem.nullRows, int64(allNull(c.viewCols[ji], c.n)))
+					}
+				}
 				close(c.done)
 			}
 		}(wk)
@@ -304,23 +314,12 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			continue
 		}
 		for k, o := range r.outputs {
-			st.Nulls[o.column] += int64(c.outCols[k].Valid.CountNulls(c.n))
+			st.Nulls[o.column] += c.mem.prof.cols[k].nulls
 		}
 		for ji, j := range r.jobs {
-			for i := 0; i < c.n; i++ {
-				all := true
-				for k := range j.outs {
-					if !c.viewCols[ji][k].Null(i) {
-						all = false
-						break
-					}
-				}
-				if all {
-					st.NullRowsByView[j.plan.View.Name]++
-				}
-			}
+			st.NullRowsByView[j.plan.View.Name] += c.mem.nullRows[ji]
 		}
-		prof.add(c.outCols, c.n)
+		prof.merge(&c.mem.prof, c.outCols, c.n)
 		written += int64(c.n)
 		st.Rows += int64(c.n)
 		r.progress("write", written, r.rows)
@@ -336,11 +335,21 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
+	// The profile is encoded while the output is synced and renamed; it
+	// is written once the output is in place.
+	var profJSON []byte
+	var profErr error
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		profJSON, profErr = prof.encode(r.cfg.Out, st.Rows)
+	}()
 	if cw != nil {
 		err = cw.commit()
 	} else {
 		err = w.commit()
 	}
+	<-encoded
 	ok = true // commit cleans up after itself on failure
 	if err != nil {
 		return Stats{}, err
@@ -349,7 +358,10 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		st.SourceRows[j.plan.View.Name] = j.sourceRows.Load()
 	}
 	profPath := r.cfg.Out + ".profile.json"
-	if err := prof.write(profPath, r.cfg.Out, st.Rows); err != nil {
+	if profErr != nil {
+		return st, profErr
+	}
+	if err := writeProfile(profPath, profJSON); err != nil {
 		return st, err
 	}
 	st.Profile = profPath
@@ -448,6 +460,25 @@ type chunk struct {
 type chunkMem struct {
 	cols [][]*compute.Column
 	enc  []encodedColumn
+	// prof is the chunk's share of the profile and nullRows its rows
+	// without a value, per view job, both computed by the worker.
+	prof     chunkProfile
+	nullRows []int64
+}
+
+// allNull returns how many of rows [0, n) are null in every one of cols
+// (all of them, when there are no columns).
+func allNull(cols []*compute.Column, n int) int {
+	some := make(compute.Bitmap, (n+63)/64)
+	for _, c := range cols {
+		if c.Valid == nil {
+			return 0
+		}
+		for i := range some {
+			some[i] |= c.Valid[i]
+		}
+	}
+	return some.CountNulls(n)
 }
 
 // buildChunk computes the chunk's on-demand features and encodes its rows

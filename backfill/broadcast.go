@@ -105,10 +105,11 @@ func (b *spineIndexBuilder) add(base int64, batch *compute.Batch, tsCol int) {
 	}
 }
 
-// build groups the recorded rows by key and sorts each group by time.
-func (b *spineIndexBuilder) build() *spineIndex {
+// build groups the recorded rows by key and sorts each group by time,
+// on workers goroutines where the work divides.
+func (b *spineIndexBuilder) build(workers int) *spineIndex {
 	if b.ints != nil {
-		return b.buildInts()
+		return b.buildInts(workers)
 	}
 	n := len(b.t)
 	ix := &spineIndex{rows: int64(n), strs: map[string]int32{}}
@@ -144,14 +145,14 @@ func (b *spineIndexBuilder) build() *spineIndex {
 			next[g]++
 		}
 	}
-	b.finish(ix, ord, gid)
+	b.finish(ix, ord, gid, workers)
 	return ix
 }
 
 // buildInts is build for a single INT64 key: a radix sort of (key, row)
 // numbers the groups in key order and keeps rows in row order within a
 // key.
-func (b *spineIndexBuilder) buildInts() *spineIndex {
+func (b *spineIndexBuilder) buildInts(workers int) *spineIndex {
 	n := len(b.t)
 	ix := &spineIndex{rows: int64(n)}
 	recs := make([]keyRow, 0, n)
@@ -161,7 +162,7 @@ func (b *spineIndexBuilder) buildInts() *spineIndex {
 		}
 	}
 	b.ints, b.valid = nil, nil
-	recs = radixSortKeyRows(recs, make([]keyRow, len(recs)))
+	recs = radixSortKeyRowsParallel(recs, make([]keyRow, len(recs)), workers)
 	ord := make([]int32, len(recs))
 	for p, kr := range recs {
 		ord[p] = kr.row
@@ -172,30 +173,65 @@ func (b *spineIndexBuilder) buildInts() *spineIndex {
 	}
 	ix.start = append(ix.start, int32(len(recs)))
 	recs = nil
-	b.finish(ix, ord, make([]int32, n))
+	b.finish(ix, ord, make([]int32, n), workers)
 	return ix
 }
 
 // finish lays out the times of ord (the indexed rows, grouped), sorts each
-// group by time and maps rows to positions in pos (n long, reused).
-func (b *spineIndexBuilder) finish(ix *spineIndex, ord, pos []int32) {
+// group by time and maps rows to positions in pos (n long, reused). The
+// workers take disjoint ranges of groups (and of rows, to clear pos).
+func (b *spineIndexBuilder) finish(ix *spineIndex, ord, pos []int32, workers int) {
 	ix.t = make([]int64, len(ord))
-	for p, row := range ord {
-		ix.t[p] = b.t[row]
-	}
-	b.t = nil
-	for g := 0; g+1 < len(ix.start); g++ {
-		s, e := ix.start[g], ix.start[g+1]
-		sortByTime(ix.t[s:e], ord[s:e])
-	}
 	ix.positions = len(ord)
 	ix.pos = pos
-	for i := range ix.pos {
-		ix.pos[i] = -1
+	groups := len(ix.start) - 1
+	workers = max(1, min(workers, len(ord)/(64<<10)))
+	// Group boundaries that split the positions evenly.
+	bounds := make([]int, workers+1)
+	for w := 1; w <= workers; w++ {
+		p := int32(int64(len(ord)) * int64(w) / int64(workers))
+		bounds[w], _ = slices.BinarySearch(ix.start[:groups], p)
 	}
-	for p, row := range ord {
-		ix.pos[row] = int32(p)
+	bounds[workers] = groups
+	inParallel(workers, func(w int) {
+		rows := pos[len(pos)*w/workers : len(pos)*(w+1)/workers]
+		for i := range rows {
+			rows[i] = -1
+		}
+	})
+	inParallel(workers, func(w int) {
+		g0, g1 := bounds[w], bounds[w+1]
+		if g0 >= g1 {
+			return
+		}
+		p0, p1 := ix.start[g0], ix.start[g1]
+		for p := p0; p < p1; p++ {
+			ix.t[p] = b.t[ord[p]]
+		}
+		for g := g0; g < g1; g++ {
+			s, e := ix.start[g], ix.start[g+1]
+			sortByTime(ix.t[s:e], ord[s:e])
+		}
+		for p := p0; p < p1; p++ {
+			pos[ord[p]] = p
+		}
+	})
+	b.t = nil
+}
+
+// inParallel runs fn(0) … fn(workers-1) on their own goroutines (fn(0)
+// on the caller's) and waits for them.
+func inParallel(workers int, fn func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(w)
+		}()
 	}
+	fn(0)
+	wg.Wait()
 }
 
 // sortByTime sorts t ascending, stably, moving ord along.
@@ -386,8 +422,16 @@ func (v *bcastView) probe(b *compute.Batch, filter *compute.Column, feats []*com
 	ix := v.ix
 	ts := b.Cols[p.Timestamp]
 	cands := slices.Grow(sc.cands[:0], b.Len)
+	// Rows are offered last first when the batch's times ascend: within a
+	// position, the newest event then usually comes first and the older
+	// ones lose without writing their values (see newestFirst). The order
+	// changes nothing else, as the sorts below are stable.
+	first, step := 0, 1
+	if b.Len > 0 && ts.I64[b.Len-1] >= ts.I64[0] {
+		first, step = b.Len-1, -1
+	}
 	if ix.keys == nil {
-		for row := 0; row < b.Len; row++ {
+		for i, row := 0, first; i < b.Len; i, row = i+1, row+step {
 			if ts.Null(row) || !compute.Keep(filter, row) {
 				continue
 			}
@@ -408,7 +452,7 @@ func (v *bcastView) probe(b *compute.Batch, filter *compute.Column, feats []*com
 		// the index's keys.
 		kc := b.Cols[p.Keys[0]]
 		recs := slices.Grow(sc.recs[:0], b.Len)
-		for row := 0; row < b.Len; row++ {
+		for i, row := 0, first; i < b.Len; i, row = i+1, row+step {
 			if ts.Null(row) || kc.Null(row) || !compute.Keep(filter, row) {
 				continue
 			}
@@ -465,31 +509,51 @@ func (v *bcastView) probe(b *compute.Batch, filter *compute.Column, feats []*com
 	if p.Created >= 0 {
 		created = b.Cols[p.Created]
 	}
+	// A stripe another worker holds is left for later rather than waited
+	// for: the worker goes on with the next ones, and takes the stripes
+	// it left, waiting if it must, once it has been round.
+	var busy [lockStripes]uint8
+	nBusy := 0
 	for k := 0; k < nStripes; k++ {
 		s := (turn + k) % nStripes
-		run := cands[bounds[s]:bounds[s+1]]
-		if len(run) == 0 {
+		if bounds[s] == bounds[s+1] {
 			continue
 		}
-		v.locks[s].Lock()
-		for _, c := range run {
-			row := int(c.row)
-			t := ts.I64[row]
-			pos := ix.land(int32(c.k), t)
-			if pos < 0 {
-				continue
-			}
-			cr := compute.NullCreated
-			if created != nil && !created.Null(row) {
-				cr = created.I64[row]
-			}
-			seq := seqBase + int64(row)
-			hot := v.hot[int(pos)*v.hstride : int(pos+1)*v.hstride]
-			if v.better(hot, t, cr, seq) {
-				v.set(hot, pos, t, cr, seq, feats, row)
-			}
+		if !v.locks[s].TryLock() {
+			busy[nBusy] = uint8(s)
+			nBusy++
+			continue
 		}
+		v.probeStripe(cands[bounds[s]:bounds[s+1]], ts, created, feats, seqBase)
 		v.locks[s].Unlock()
+	}
+	for _, s := range busy[:nBusy] {
+		v.locks[s].Lock()
+		v.probeStripe(cands[bounds[s]:bounds[s+1]], ts, created, feats, seqBase)
+		v.locks[s].Unlock()
+	}
+}
+
+// probeStripe offers a stripe's candidates (group, row) to the state; the
+// caller holds the stripe's lock.
+func (v *bcastView) probeStripe(run []keyRow, ts, created *compute.Column, feats []*compute.Column, seqBase int64) {
+	ix := v.ix
+	for _, c := range run {
+		row := int(c.row)
+		t := ts.I64[row]
+		pos := ix.land(int32(c.k), t)
+		if pos < 0 {
+			continue
+		}
+		cr := compute.NullCreated
+		if created != nil && !created.Null(row) {
+			cr = created.I64[row]
+		}
+		seq := seqBase + int64(row)
+		hot := v.hot[int(pos)*v.hstride : int(pos+1)*v.hstride]
+		if v.better(hot, t, cr, seq) {
+			v.set(hot, pos, t, cr, seq, feats, row)
+		}
 	}
 }
 
@@ -524,6 +588,56 @@ func radixSortKeyRows(recs, tmp []keyRow) []keyRow {
 	return recs
 }
 
+// radixSortKeyRowsParallel is radixSortKeyRows on workers goroutines:
+// each pass counts and scatters a contiguous share of the records per
+// worker, the shares' offsets within each digit following their order,
+// so that the sort stays stable.
+func radixSortKeyRowsParallel(recs, tmp []keyRow, workers int) []keyRow {
+	workers = max(1, min(workers, len(recs)/(64<<10)))
+	if workers == 1 {
+		return radixSortKeyRows(recs, tmp)
+	}
+	lo, hi := recs[0].k, recs[0].k
+	for _, r := range recs {
+		lo, hi = min(lo, r.k), max(hi, r.k)
+	}
+	span := uint64(hi) - uint64(lo)
+	const bits = 11
+	counts := make([][1 << bits]int, workers)
+	share := func(w int) (int, int) { return len(recs) * w / workers, len(recs) * (w + 1) / workers }
+	for shift := uint(0); shift < 64 && span>>shift != 0; shift += bits {
+		src, dst := recs, tmp
+		inParallel(workers, func(w int) {
+			c := &counts[w]
+			clear(c[:])
+			a, b := share(w)
+			for _, r := range src[a:b] {
+				c[((uint64(r.k)-uint64(lo))>>shift)&(1<<bits-1)]++
+			}
+		})
+		// Turn the counts into each share's first offset per digit.
+		off := 0
+		for d := 0; d < 1<<bits; d++ {
+			for w := range counts {
+				c := counts[w][d]
+				counts[w][d] = off
+				off += c
+			}
+		}
+		inParallel(workers, func(w int) {
+			c := &counts[w]
+			a, b := share(w)
+			for _, r := range src[a:b] {
+				d := ((uint64(r.k) - uint64(lo)) >> shift) & (1<<bits - 1)
+				dst[c[d]] = r
+				c[d]++
+			}
+		})
+		recs, tmp = tmp, recs
+	}
+	return recs
+}
+
 // better reports whether an event beats a position's best.
 func (v *bcastView) better(hot []uint64, t, cr, seq int64) bool {
 	best := int64(hot[hotSeq]) - 1
@@ -547,6 +661,31 @@ func (v *bcastView) set(hot []uint64, pos int32, t, cr, seq int64, feats []*comp
 	}
 	r := int(pos)
 	rec := v.vals[r*v.vstride : (r+1)*v.vstride]
+	if v.masks == 1 && len(v.strs) == 0 {
+		// The common case, without reading the record: a store to a
+		// line not in the cache need not be waited for, a load does.
+		var mask uint64
+		for k, c := range feats {
+			if c.Null(row) {
+				continue
+			}
+			mask |= 1 << k
+			s := v.slot[k]
+			switch c.Type {
+			case def.Int64, def.Timestamp:
+				rec[s] = uint64(c.I64[row])
+			case def.Double:
+				rec[s] = math.Float64bits(c.F64[row])
+			case def.Bool:
+				rec[s] = 0
+				if c.B[row] {
+					rec[s] = 1
+				}
+			}
+		}
+		rec[0] = mask
+		return
+	}
 	mask := rec[:v.masks]
 	clear(mask)
 	for k, c := range feats {

@@ -34,6 +34,7 @@ type chunkWriter struct {
 	f        *os.File
 	w        *bufio.Writer
 	off      int64
+	synced   int64 // bytes whose writeback has been started
 	meta     format.FileMetaData
 	codec    *zstd.Codec
 	// types and names of the feature columns, in order.
@@ -318,8 +319,16 @@ func (w *chunkWriter) writeRowGroup(spine *parquet.File, rg int, cols []encodedC
 	}
 	w.meta.RowGroups = append(w.meta.RowGroups, out)
 	w.meta.NumRows += src.NumRows
+	if written := w.off - int64(w.w.Buffered()); written-w.synced >= writebackBytes {
+		startWriteback(w.f, w.synced, written-w.synced)
+		w.synced = written
+	}
 	return nil
 }
+
+// writebackBytes is how much written output waits before its writeback
+// is started (see startWriteback).
+const writebackBytes = 4 << 20
 
 // commit writes the footer, syncs the file and renames it into place.
 func (w *chunkWriter) commit() error {

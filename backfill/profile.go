@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/fstore/fstore/compute"
@@ -66,7 +68,7 @@ type colProfile struct {
 type profiler struct {
 	cols []*colProfile
 	rng  *rand.Rand
-	xs   []float64 // scratch: one chunk's numbers
+	xs   []float64 // scratch: one chunk's numbers, when some are NaN
 }
 
 func newProfiler(fields []def.Field) *profiler {
@@ -81,31 +83,200 @@ func newProfiler(fields []def.Field) *profiler {
 	return p
 }
 
+// add profiles a chunk of n rows: prepare, then merge.
 func (p *profiler) add(cols []*compute.Column, n int) {
+	var pc chunkProfile
+	var xs []float64
+	p.prepare(&pc, cols, n, &xs)
+	p.merge(&pc, cols, n)
+}
+
+// chunkProfile is what prepare computes of one chunk, on its own: per
+// numeric column, the moments of the chunk's numbers (values neither null
+// nor NaN); per column, its null and NaN counts. Computing it needs no
+// profiler state, so workers prepare chunks in parallel, and merge takes
+// them in order; the result is the same, bit for bit, as profiling the
+// chunks in turn.
+type chunkProfile struct {
+	cols []colChunk
+}
+
+type colChunk struct {
+	nulls, nan int64
+	count      int64   // numbers
+	sum        float64 // of the numbers
+	lo, hi     float64 // +Inf, -Inf when there are none
+	m2         float64 // sum of squared deviations from the chunk's mean
+}
+
+// prepare fills pc (its memory reused) from a chunk of n rows of cols,
+// whose types are the profiler's fields'; xs is the caller's scratch. It
+// reads p's fields only.
+func (p *profiler) prepare(pc *chunkProfile, cols []*compute.Column, n int, xs *[]float64) {
+	if cap(pc.cols) < len(cols) {
+		pc.cols = make([]colChunk, len(cols))
+	}
+	pc.cols = pc.cols[:len(cols)]
 	for k, c := range cols {
-		cp := p.cols[k]
-		xs := p.xs[:0]
-		for i := 0; i < n; i++ {
-			if c.Null(i) {
-				cp.nulls++
-				continue
+		cc := &pc.cols[k]
+		*cc = colChunk{lo: math.Inf(1), hi: math.Inf(-1), nulls: int64(c.Valid.CountNulls(n))}
+		if !numeric(c.Type) {
+			continue
+		}
+		*xs, cc.nan = appendNumbers((*xs)[:0], c, n)
+		cc.count = int64(len(*xs))
+		if cc.count == 0 {
+			continue
+		}
+		var sum float64
+		lo, hi := cc.lo, cc.hi
+		for _, x := range *xs {
+			sum += x
+			// Plain comparisons (math.Min is a call per value); a zero's
+			// sign still counts, as math.Min's does.
+			if x < lo || x == 0 && lo == 0 && math.Signbit(x) {
+				lo = x
 			}
-			switch c.Type {
-			case def.Int64, def.Timestamp:
-				xs = append(xs, float64(c.I64[i]))
-			case def.Double:
-				if math.IsNaN(c.F64[i]) {
-					cp.nan++
-					cp.count++
+			if x > hi || x == 0 && hi == 0 && !math.Signbit(x) {
+				hi = x
+			}
+		}
+		mb := sum / float64(cc.count)
+		var m2b float64
+		for _, x := range *xs {
+			d := x - mb
+			m2b += d * d
+		}
+		cc.sum, cc.lo, cc.hi, cc.m2 = sum, lo, hi, m2b
+	}
+}
+
+// appendNumbers appends the values of rows [0, n) of a numeric column
+// that are neither null nor NaN to xs, in order, as float64, a word of the
+// validity bitmap at a time; it returns xs and the number of NaN.
+func appendNumbers(xs []float64, c *compute.Column, n int) ([]float64, int64) {
+	var nan int64
+	xs = slices.Grow(xs, n)
+	for lo := 0; lo < n; lo += 64 {
+		hi := min(lo+64, n)
+		all := uint64(1)<<uint(hi-lo) - 1 // hi-lo bits set (all 64: wraps to ^0)
+		valid := all
+		if c.Valid != nil {
+			valid = c.Valid[lo>>6] & all
+		}
+		switch {
+		case c.Type == def.Double && valid == all:
+			for _, x := range c.F64[lo:hi] {
+				if x != x {
+					nan++
 					continue
 				}
-				xs = append(xs, c.F64[i])
-			case def.Bool:
-				cp.count++
-				if c.B[i] {
-					cp.trues++
+				xs = append(xs, x)
+			}
+		case c.Type == def.Double:
+			vs := c.F64[lo:hi]
+			for b := valid; b != 0; b &= b - 1 {
+				if x := vs[bits.TrailingZeros64(b)]; x == x {
+					xs = append(xs, x)
+				} else {
+					nan++
 				}
-			case def.String:
+			}
+		case valid == all:
+			for _, x := range c.I64[lo:hi] {
+				xs = append(xs, float64(x))
+			}
+		default:
+			vs := c.I64[lo:hi]
+			for b := valid; b != 0; b &= b - 1 {
+				xs = append(xs, float64(vs[bits.TrailingZeros64(b)]))
+			}
+		}
+	}
+	return xs, nan
+}
+
+func numeric(t def.ValueType) bool {
+	return t == def.Int64 || t == def.Timestamp || t == def.Double
+}
+
+// numWalk steps through the non-null values of rows [0, n) of a numeric
+// column, as float64, in order.
+type numWalk struct {
+	c   *compute.Column
+	n   int
+	row int // the next row to look at
+}
+
+// next returns the next value; false at the end.
+func (w *numWalk) next() (float64, bool) {
+	c := w.c
+	for w.row < w.n {
+		i := w.row
+		w.row++
+		if c.Null(i) {
+			continue
+		}
+		if c.Type == def.Double {
+			return c.F64[i], true
+		}
+		return float64(c.I64[i]), true
+	}
+	return 0, false
+}
+
+// skipTo steps over values so that next returns the k-th one (from 0,
+// counted from the walk's start), seen being how many the walk has passed
+// so far; it counts whole words of the validity bitmap at a time where it
+// can. It returns how many the walk has passed then.
+func (w *numWalk) skipTo(seen, k int64) int64 {
+	c := w.c
+	if c.Valid == nil {
+		w.row += int(k - seen)
+		return k
+	}
+	for seen < k && w.row < w.n {
+		if w.row&63 == 0 && w.row+64 <= w.n {
+			if m := int64(bits.OnesCount64(c.Valid[w.row>>6])); seen+m <= k {
+				seen += m
+				w.row += 64
+				continue
+			}
+		}
+		if !c.Null(w.row) {
+			seen++
+		}
+		w.row++
+	}
+	return seen
+}
+
+// merge adds a prepared chunk to the profile; chunks must come in order.
+// Bool and string columns are profiled here, and the reservoir takes its
+// numbers, from cols.
+func (p *profiler) merge(pc *chunkProfile, cols []*compute.Column, n int) {
+	for k, c := range cols {
+		cp, cc := p.cols[k], &pc.cols[k]
+		cp.nulls += cc.nulls
+		switch {
+		case numeric(c.Type):
+			cp.nan += cc.nan
+			cp.count += cc.nan
+			cp.numbers(p, cc, c, n)
+		case c.Type == def.Bool:
+			for i := 0; i < n; i++ {
+				if !c.Null(i) {
+					cp.count++
+					if c.B[i] {
+						cp.trues++
+					}
+				}
+			}
+		case c.Type == def.String:
+			for i := 0; i < n; i++ {
+				if c.Null(i) {
+					continue
+				}
 				cp.count++
 				s := c.S[i]
 				if _, ok := cp.distinct[s]; ok || len(cp.distinct) < distinctCap {
@@ -115,56 +286,64 @@ func (p *profiler) add(cols []*compute.Column, n int) {
 				}
 			}
 		}
-		cp.numbers(p.rng, xs)
-		p.xs = xs[:0]
 	}
 }
 
-// numbers adds a chunk of values (no NaN): its moments are computed on
-// their own and merged (Chan et al.), and the reservoir skips ahead to the
-// values it keeps instead of drawing a number for each one.
-func (c *colProfile) numbers(rng *rand.Rand, xs []float64) {
-	if len(xs) == 0 {
+// numbers adds a chunk's numbers (rows [0, n) of col, cc their moments):
+// the moments are merged (Chan et al.), and the reservoir skips ahead to
+// the values it keeps instead of drawing a number for each one.
+func (c *colProfile) numbers(p *profiler, cc *colChunk, col *compute.Column, n int) {
+	if cc.count == 0 {
 		return
 	}
-	var sum float64
 	lo, hi := c.min, c.max
-	for _, x := range xs {
-		sum += x
-		// Plain comparisons (math.Min is a call per value); a zero's
-		// sign still counts, as math.Min's does.
-		if x < lo || x == 0 && lo == 0 && math.Signbit(x) {
-			lo = x
-		}
-		if x > hi || x == 0 && hi == 0 && !math.Signbit(x) {
-			hi = x
-		}
+	if x := cc.lo; x < lo || x == 0 && lo == 0 && math.Signbit(x) {
+		lo = x
 	}
-	nb := float64(len(xs))
-	mb := sum / nb
-	var m2b float64
-	for _, x := range xs {
-		d := x - mb
-		m2b += d * d
+	if x := cc.hi; x > hi || x == 0 && hi == 0 && !math.Signbit(x) {
+		hi = x
 	}
+	nb := float64(cc.count)
+	mb := cc.sum / nb
 	na := float64(c.seen)
 	delta := mb - c.mean
 	c.mean += delta * nb / (na + nb)
-	c.m2 += m2b + delta*delta*na*nb/(na+nb)
+	c.m2 += cc.m2 + delta*delta*na*nb/(na+nb)
 	c.min, c.max = lo, hi
-	c.count += int64(len(xs))
+	c.count += cc.count
 	first := c.seen
-	c.seen += int64(len(xs))
-	i := 0
-	for ; len(c.sample) < reservoirSize && i < len(xs); i++ {
-		c.sample = append(c.sample, xs[i])
+	c.seen += cc.count
+	// The reservoir reads the chunk's numbers at increasing indexes: with
+	// no NaN among them, walking the column finds them (skipping whole
+	// bitmap words); otherwise they are listed first.
+	listed := cc.nan > 0
+	var xs []float64
+	if listed {
+		xs, _ = appendNumbers(p.xs[:0], col, n)
+		p.xs = xs[:0]
+	}
+	w := numWalk{c: col, n: n}
+	var seen int64 // numbers the walk has passed
+	at := func(i int64) float64 {
+		if listed {
+			return xs[i]
+		}
+		seen = w.skipTo(seen, i)
+		x, _ := w.next()
+		seen++
+		return x
+	}
+	i := int64(0)
+	rng := p.rng
+	for ; len(c.sample) < reservoirSize && i < cc.count; i++ {
+		c.sample = append(c.sample, at(i))
 		if len(c.sample) == reservoirSize {
 			c.w = math.Exp(math.Log(1-rng.Float64()) / reservoirSize)
-			c.skip(rng, first+int64(i))
+			c.skip(rng, first+i)
 		}
 	}
 	for c.next < c.seen && len(c.sample) == reservoirSize {
-		c.sample[rng.IntN(reservoirSize)] = xs[c.next-first]
+		c.sample[rng.IntN(reservoirSize)] = at(c.next - first)
 		c.w *= math.Exp(math.Log(1-rng.Float64()) / reservoirSize)
 		c.skip(rng, c.next)
 	}
@@ -179,7 +358,9 @@ func (c *colProfile) skip(rng *rand.Rand, at int64) {
 	c.next = at + int64(jump) + 1
 }
 
-func (p *profiler) write(path, dataset string, rows int64) error {
+// encode returns the profile as JSON (see ProfileFormat); dataset is the
+// training set's path, of which the base name is recorded.
+func (p *profiler) encode(dataset string, rows int64) ([]byte, error) {
 	type top struct {
 		Value string `json:"value"`
 		Count int64  `json:"count"`
@@ -252,10 +433,16 @@ func (p *profiler) write(path, dataset string, rows int64) error {
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		return fmt.Errorf("backfill: cannot encode profile: %w", err)
+		return nil, fmt.Errorf("backfill: cannot encode profile: %w", err)
 	}
+	return append(b, '\n'), nil
+}
+
+// writeProfile writes an encoded profile to path, through a temporary
+// file renamed into place.
+func writeProfile(path string, b []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("backfill: cannot write profile: %w", err)
 	}
 	return os.Rename(tmp, path)

@@ -407,12 +407,13 @@ func (r *run) progress(phase string, done, total int64) {
 type task struct {
 	file, rowGroup int
 	rowBase        int64 // global row number of the row group's first row
-	index          int   // among the tasks, in order
+	index          int   // among the tasks, in the order they are run
 }
 
 // forEachRowGroup runs fn over every row group of files with the worker
-// pool; fn gets its worker's index.
-func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string, fields []def.Field, timeCols map[string]bool, fn func(worker int, p *pqFile, t task, b *compute.Batch) error) error {
+// pool; fn gets its worker's index. Row groups go in file order, or, when
+// newestBy names a timestamp column, newest first (see newestFirst).
+func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string, fields []def.Field, timeCols map[string]bool, newestBy string, fn func(worker int, p *pqFile, t task, b *compute.Batch) error) error {
 	opened := make([]*pqFile, len(files))
 	defer func() {
 		for _, p := range opened {
@@ -432,6 +433,12 @@ func (r *run) forEachRowGroup(ctx context.Context, phase string, files []string,
 		for gi, rg := range p.File.RowGroups() {
 			tasks = append(tasks, task{file: fi, rowGroup: gi, rowBase: base, index: len(tasks)})
 			base += rg.NumRows()
+		}
+	}
+	if newestBy != "" {
+		newestFirst(tasks, opened, newestBy)
+		for i := range tasks {
+			tasks[i].index = i
 		}
 	}
 	batches := make([]*compute.Batch, r.cfg.Workers)
@@ -595,7 +602,7 @@ func (r *run) scanSpine(ctx context.Context) error {
 		}
 		sets[si] = set
 	}
-	err := r.forEachRowGroup(ctx, "scan spine", r.spine, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true}, func(w int, p *pqFile, t task, b *compute.Batch) error {
+	err := r.forEachRowGroup(ctx, "scan spine", r.spine, r.spineFields, map[string]bool{r.cfg.TimestampColumn: true}, "", func(w int, p *pqFile, t task, b *compute.Batch) error {
 		var rowNum *compute.Column
 		ts := b.Cols[r.spineTS]
 		for si, s := range r.sigs {
@@ -645,7 +652,7 @@ func (r *run) scanSpine(ctx context.Context) error {
 	built := false
 	for _, s := range r.sigs {
 		if s.builder != nil {
-			s.index = s.builder.build()
+			s.index = s.builder.build(r.cfg.Workers)
 			s.builder = nil
 			built = true
 		}
@@ -692,7 +699,7 @@ func (r *run) scanSources(ctx context.Context) error {
 		for w := range evs {
 			evs[w] = p.NewEvaluator()
 		}
-		err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, func(w int, pf *pqFile, t task, b *compute.Batch) error {
+		err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, "", func(w int, pf *pqFile, t task, b *compute.Batch) error {
 			ev := evs[w]
 			filter := ev.Filter(b)
 			cols := make([]*compute.Column, len(j.srcLayout))
@@ -797,7 +804,10 @@ func (r *run) probeSource(ctx context.Context, j *viewJob) error {
 		evs[w] = p.NewEvaluator()
 		feats[w] = make([]*compute.Column, len(j.outs))
 	}
-	err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, func(w int, pf *pqFile, t task, b *compute.Batch) error {
+	// Newest row groups first: an event that lands on a position its
+	// best already beats costs a read, one that wins a write of its
+	// values too, and in time-ordered files most events then lose.
+	err = r.forEachRowGroup(ctx, "scan "+p.View.Name, files, p.Input.Fields, timeCols, p.Source.TimestampColumn, func(w int, pf *pqFile, t task, b *compute.Batch) error {
 		ev := evs[w]
 		filter := ev.Filter(b)
 		for k, oi := range j.outs {

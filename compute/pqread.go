@@ -25,10 +25,11 @@ type ParquetFile struct {
 }
 
 type pqCol struct {
-	name string
-	leaf int
-	typ  def.ValueType
-	unit int // ParquetColumn.Unit
+	name           string
+	leaf           int
+	typ            def.ValueType
+	unit           int // ParquetColumn.Unit
+	maxRep, maxDef int // the leaf's maximum repetition and definition levels
 }
 
 // OpenParquet opens path and resolves the named columns, checking their
@@ -74,7 +75,8 @@ func OpenParquet(path string, fields []def.Field, timeCols map[string]bool) (*Pa
 			return nil, inputErrorf("%s: column %q is %s, want %s", path, want.Name, pc.Type, want.Type)
 		}
 		lc, _ := pf.Schema().Lookup(want.Name)
-		p.cols = append(p.cols, pqCol{name: want.Name, leaf: lc.ColumnIndex, typ: want.Type, unit: pc.Unit})
+		p.cols = append(p.cols, pqCol{name: want.Name, leaf: lc.ColumnIndex, typ: want.Type, unit: pc.Unit,
+			maxRep: lc.MaxRepetitionLevel, maxDef: lc.MaxDefinitionLevel})
 	}
 	return p, nil
 }
@@ -104,6 +106,9 @@ func (p *ParquetFile) ReadRowGroup(i int, b *Batch, vals []parquet.Value) ([]par
 	for ci, pc := range p.cols {
 		c := b.Cols[ci]
 		c.ResetBitmap(pc.typ, n, false)
+		if p.readPlain(i, pc, c, n) {
+			continue
+		}
 		pages := rg.ColumnChunks()[pc.leaf].Pages()
 		row := 0
 		for row < n {
