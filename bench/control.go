@@ -84,9 +84,6 @@ func (n *nullServer) stop() error {
 	return errors.Join(err, <-n.done)
 }
 
-// spinSink keeps the spin's result alive so the compiler cannot drop it.
-var spinSink uint64
-
 // spin runs n dependent multiply-add steps: a fixed amount of CPU work
 // that no cache or branch predictor shortens.
 //
@@ -96,7 +93,7 @@ func spin(n int64) {
 	for i := int64(0); i < n; i++ {
 		x = x*6364136223846793005 + 1442695040888963407
 	}
-	spinSink += x
+	runtime.KeepAlive(x) // the result is used: the loop cannot be dropped
 }
 
 // spinSteps returns the number of spin steps that take d of CPU on this

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,7 +100,7 @@ the process's, so generating in the same process would inflate it.`,
 
 func newBenchServeCmd(g *globals) *cobra.Command {
 	var run bench.ServeRun
-	var cpuprofile string
+	var cpuprofile, traceFile string
 	cmd := &cobra.Command{
 		Use:   "serve --dir DIR [--store URL] [--shapes 1x10,100x10,100x50] [--conns 1,8,32] [--duration 10s]",
 		Short: "Load-test the feature server over loopback: saturation, then latency at half of it",
@@ -120,6 +121,17 @@ together: they share this process).`,
 				return err
 			}
 			defer stop()
+			if traceFile != "" {
+				f, err := os.Create(traceFile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := trace.Start(f); err != nil {
+					return err
+				}
+				defer trace.Stop()
+			}
 			var results []bench.ServeResult
 			err = run.Run(cmd.Context(), func(r bench.ServeResult) { results = append(results, r) })
 			if g.output == "json" {
@@ -144,6 +156,7 @@ together: they share this process).`,
 	f.DurationVar(&run.Warmup, "warmup", 0, "unmeasured load before each run, e.g. to fill the row cache (default 1s)")
 	f.IntVar(&run.Entities, "entities", 0, "entities in the dataset (default 100000)")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
+	f.StringVar(&traceFile, "trace", "", "write an execution trace of the whole run to this file (go tool trace)")
 	f.IntVar(&run.Batching.Instances, "model-instances", 0, "batches each model version runs at once, as fstore serve's flag (default: one per core)")
 	f.BoolVar(&run.Control, "control", false, "after each run, replay its load against a null server burning the same CPU per request and answering as many bytes: the floor this machine puts under the tail")
 	cmd.MarkFlagRequired("dir")
