@@ -107,6 +107,7 @@ fuzz:
 	$(GO) test ./featurestore/def -run '^$$' -fuzz '^FuzzParseFeatureRef$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzReadPlain$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compute -run '^$$' -fuzz '^FuzzOpenParquet$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backfill -run '^$$' -fuzz '^FuzzDecodeSpill$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeValue$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeKey$$' -fuzztime $(FUZZTIME)

@@ -282,3 +282,43 @@ func (b *bytesFile) Write(p []byte) (int, error) {
 	*b = append(*b, p...)
 	return len(p), nil
 }
+
+// FuzzOpenParquet feeds OpenParquet whole mutated files, footer included:
+// it must fail with an error rather than panic, and must not allocate what
+// a corrupt footer declares (checkFooter bounds every length by the
+// footer's size before parquet-go decodes it).
+//
+//	go test ./compute -run '^$' -fuzz FuzzOpenParquet -fuzztime 30s
+func FuzzOpenParquet(f *testing.F) {
+	type row struct {
+		K int64   `parquet:"k"`
+		X float64 `parquet:"x"`
+	}
+	var b bytesFile
+	w := parquet.NewGenericWriter[row](&b, parquet.MaxRowsPerRowGroup(7))
+	if _, err := w.Write([]row{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}, {11, 12}, {13, 14}, {15, 16}}); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(b))
+	fields := []def.Field{{Name: "k", Type: def.Int64}, {Name: "x", Type: def.Double}}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.parquet")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		p, err := OpenParquet(path, fields, nil)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			p.Close()
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(256*len(data)+4<<20) {
+			t.Fatalf("opening a %d-byte file allocated %d bytes", len(data), grew)
+		}
+	})
+}

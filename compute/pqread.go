@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,10 @@ func OpenParquet(path string, fields []def.Field, timeCols map[string]bool) (*Pa
 	if err != nil {
 		f.Close()
 		return nil, inputErrorf("%v", err)
+	}
+	if err := checkFooter(f, st.Size()); err != nil {
+		f.Close()
+		return nil, inputErrorf("%s is not a readable Parquet file: %v", path, err)
 	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
@@ -273,4 +278,35 @@ func (e *inputError) Is(target error) bool { return target == ErrInput }
 
 func inputErrorf(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// checkFooter checks the shape of a Parquet file's footer before
+// parquet-go decodes it: the trailing magic, a footer length inside the
+// file, and a Thrift struct (thriftStructLen) that fills the footer
+// exactly and declares no string or list longer than the footer.
+// parquet-go's decoder allocates declared lengths before reading them,
+// so a corrupt footer could otherwise make it allocate gigabytes.
+func checkFooter(f *os.File, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("%d bytes: too short", size)
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(tail[4:]) != "PAR1" {
+		return errors.New("no PAR1 magic at the end (truncated?)")
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if n == 0 || n > size-12 {
+		return fmt.Errorf("footer of %d bytes in a %d-byte file (truncated?)", n, size)
+	}
+	footer := make([]byte, n)
+	if _, err := f.ReadAt(footer, size-8-n); err != nil {
+		return err
+	}
+	if got, ok := thriftStructLen(footer); !ok || int64(got) != n {
+		return errors.New("corrupt footer metadata")
+	}
+	return nil
 }
