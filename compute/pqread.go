@@ -233,20 +233,7 @@ func readTyped(c *Column, row, n int, page parquet.Page, vr parquet.ValueReader,
 		if got != want {
 			return 0, false, short(got)
 		}
-		switch pc.unit {
-		case 1000:
-			for i := range dst {
-				dst[i] *= 1000
-			}
-		case -1000:
-			for i, x := range dst {
-				q := x / 1000
-				if x%1000 < 0 {
-					q--
-				}
-				dst[i] = q
-			}
-		}
+		convertUnit(dst, pc.unit)
 		return want, true, nil
 	case def.Double:
 		r, ok := vr.(parquet.DoubleReader)
