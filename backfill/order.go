@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"cmp"
-	"math"
 	"slices"
 
 	"github.com/parquet-go/parquet-go"
@@ -66,22 +65,7 @@ func maxTime(f *parquet.File, rg int, ts string) (int64, bool) {
 			unit = compute.ParquetColumnOf(fd).Unit
 		}
 	}
-	switch unit {
-	case 1000:
-		x = satMul1000(x)
-	case -1000:
-		x /= 1000
-	}
-	return x, true
-}
-
-// satMul1000 is x*1000, saturating at the int64 range.
-func satMul1000(x int64) int64 {
-	switch {
-	case x > math.MaxInt64/1000:
-		return math.MaxInt64
-	case x < math.MinInt64/1000:
-		return math.MinInt64
-	}
-	return x * 1000
+	// Converted as the values themselves are read, so that the order is
+	// that of the times the probe compares.
+	return compute.TimestampMicros(x, unit), true
 }

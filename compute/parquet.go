@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,19 +78,13 @@ func ParquetSchema(path string) ([]ParquetColumn, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
+	f, pf, _, err := openParquetFile(files[0])
+	if np := (notParquetError{}); errors.As(err, &np) {
+		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", files[0], np.err)
+	} else if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", files[0], err)
-	}
 	var cols []ParquetColumn
 	for _, field := range pf.Schema().Fields() {
 		cols = append(cols, parquetColumn(field))

@@ -285,23 +285,34 @@ func skipAllDefined(page []byte, n int) ([]byte, bool) {
 	return rest, seen >= n
 }
 
-// convertUnit turns milli- or nanosecond timestamps into microseconds, as
-// ParquetColumn.Unit says.
+// convertUnit turns xs, timestamps in a unit ParquetColumn.Unit names,
+// into microseconds (TimestampMicros on each).
 func convertUnit(xs []int64, unit int) {
+	if unit == 1 || unit == 0 {
+		return
+	}
+	for i, x := range xs {
+		xs[i] = TimestampMicros(x, unit)
+	}
+}
+
+// TimestampMicros turns x, a timestamp in the unit ParquetColumn.Unit
+// names (1000: milliseconds, -1000: nanoseconds, else microseconds), into
+// microseconds, rounding nanoseconds down. It is the one conversion of
+// Parquet timestamps: values as read and statistics compared with them go
+// through it alike.
+func TimestampMicros(x int64, unit int) int64 {
 	switch unit {
 	case 1000:
-		for i := range xs {
-			xs[i] *= 1000
-		}
+		return x * 1000
 	case -1000:
-		for i, x := range xs {
-			q := x / 1000
-			if x%1000 < 0 {
-				q--
-			}
-			xs[i] = q
+		q := x / 1000
+		if x%1000 < 0 {
+			q--
 		}
+		return q
 	}
+	return x
 }
 
 // thriftStructLen walks one Thrift compact-protocol struct at the start

@@ -283,7 +283,7 @@ func (b *bytesFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// FuzzOpenParquet feeds OpenParquet whole mutated files, footer included:
+// FuzzOpenParquet feeds OpenParquet and ParquetSchema whole mutated files, footer included:
 // it must fail with an error rather than panic, and must not allocate what
 // a corrupt footer declares (checkFooter bounds every length by the
 // footer's size before parquet-go decodes it).
@@ -313,12 +313,36 @@ func FuzzOpenParquet(f *testing.F) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		p, err := OpenParquet(path, fields, nil)
-		runtime.ReadMemStats(&after)
 		if err == nil {
 			p.Close()
 		}
+		// The schema reader (apply, dataset checks) opens files the same
+		// way.
+		_, _ = ParquetSchema(path)
+		runtime.ReadMemStats(&after)
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(256*len(data)+4<<20) {
 			t.Fatalf("opening a %d-byte file allocated %d bytes", len(data), grew)
 		}
 	})
+}
+
+func TestTimestampMicros(t *testing.T) {
+	for _, c := range []struct {
+		x    int64
+		unit int
+		want int64
+	}{
+		{1_500, 1, 1_500}, {1_500, 0, 1_500},
+		{1_500, 1000, 1_500_000}, {-2, 1000, -2000},
+		{1_999, -1000, 1}, {-1, -1000, -1}, {-1_000, -1000, -1}, {-1_001, -1000, -2},
+	} {
+		if got := TimestampMicros(c.x, c.unit); got != c.want {
+			t.Errorf("TimestampMicros(%d, %d) = %d, want %d", c.x, c.unit, got, c.want)
+		}
+	}
+	xs := []int64{-1_001, 0, 2_999}
+	convertUnit(xs, -1000)
+	if !slices.Equal(xs, []int64{-2, 0, 2}) {
+		t.Errorf("convertUnit = %v", xs)
+	}
 }

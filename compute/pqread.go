@@ -38,25 +38,13 @@ type pqCol struct {
 // unit) or INT64 microseconds. Errors match ErrInput and name the file and
 // column.
 func OpenParquet(path string, fields []def.Field, timeCols map[string]bool) (*ParquetFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	f, pf, size, err := openParquetFile(path)
+	if np := (notParquetError{}); errors.As(err, &np) {
+		return nil, inputErrorf("%s is not a readable Parquet file: %v", path, np.err)
+	} else if err != nil {
 		return nil, inputErrorf("%v", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, inputErrorf("%v", err)
-	}
-	if err := checkFooter(f, st.Size()); err != nil {
-		f.Close()
-		return nil, inputErrorf("%s is not a readable Parquet file: %v", path, err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		f.Close()
-		return nil, inputErrorf("%s is not a readable Parquet file: %v", path, err)
-	}
-	p := &ParquetFile{Path: path, f: f, File: pf, Size: st.Size()}
+	p := &ParquetFile{Path: path, f: f, File: pf, Size: size}
 	byName := map[string]ParquetColumn{}
 	for _, fd := range pf.Schema().Fields() {
 		byName[fd.Name()] = ParquetColumnOf(fd)
@@ -177,17 +165,7 @@ func setParquetValue(c *Column, row int, v parquet.Value, pc pqCol) {
 		} else {
 			x = v.Int64()
 		}
-		switch pc.unit {
-		case 1000:
-			x *= 1000
-		case -1000:
-			q := x / 1000
-			if x%1000 < 0 {
-				q--
-			}
-			x = q
-		}
-		c.I64[row] = x
+		c.I64[row] = TimestampMicros(x, pc.unit)
 	case def.Double:
 		if v.Kind() == parquet.Float {
 			c.F64[row] = float64(v.Float())
@@ -266,6 +244,38 @@ func (e *inputError) Is(target error) bool { return target == ErrInput }
 func inputErrorf(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
+
+// openParquetFile opens path as a Parquet file, its footer checked
+// (checkFooter) before parquet-go decodes it; every Parquet file fstore
+// reads is opened here. An error opening the file is the os package's; one
+// in its contents is a notParquetError. The caller closes f.
+func openParquetFile(path string) (*os.File, *parquet.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, err
+	}
+	if err := checkFooter(f, st.Size()); err != nil {
+		f.Close()
+		return nil, nil, 0, notParquetError{err}
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, notParquetError{err}
+	}
+	return f, pf, st.Size(), nil
+}
+
+// notParquetError is a file whose contents are not readable Parquet.
+type notParquetError struct{ err error }
+
+func (e notParquetError) Error() string { return e.err.Error() }
+func (e notParquetError) Unwrap() error { return e.err }
 
 // checkFooter checks the shape of a Parquet file's footer before
 // parquet-go decodes it: the trailing magic, a footer length inside the
