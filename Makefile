@@ -121,6 +121,7 @@ fuzz:
 	$(GO) test ./compute/model -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeColumns$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzParseMGet$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzTrackerPush$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendFloat$$' -fuzztime $(FUZZTIME)
 
 clean:

@@ -599,6 +599,46 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestMetricsClientCache checks that a Redis single node's client-side
+// cache shows in /metrics: the second read of the same entity is a hit.
+func TestMetricsClientCache(t *testing.T) {
+	env := startFeatures(t, redistest.StartServer(t))
+	req := `{"features":["driver_hourly:conv_rate"],"entities":{"driver_id":[1001]}}`
+	var b []byte
+	ok := false
+	for range 100 { // the first reads after materialising may miss
+		env.get(t, req)
+		resp, err := http.Get(env.httpURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ok = bytes.Contains(b, []byte(`fstore_store_client_cache_keys_total{result="hit"} `)) &&
+			!bytes.Contains(b, []byte(`fstore_store_client_cache_keys_total{result="hit"} 0`)); ok {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"fstore_store_client_cache_live 1",
+		`fstore_store_client_cache_keys_total{result="miss"}`,
+		"fstore_store_client_cache_entries",
+		"fstore_store_client_cache_invalidations_total",
+		"fstore_store_client_cache_flushes_total",
+	} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !ok {
+		t.Errorf("no client-side cache hit in /metrics after 100 reads of one entity")
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", b)
+	}
+}
+
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uo\te`, "tab\tnl\nctl\x01\x1f", "ünïcødé ✓", "bad \xff utf8", "\u2028"} {
 		b := appendJSONString(nil, s)

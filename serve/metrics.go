@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/fstore/fstore/featurestore"
+	redisstore "github.com/fstore/fstore/featurestore/redis"
 )
 
 // Endpoints, as the "endpoint" label of request metrics.
@@ -82,6 +83,9 @@ func newMetrics(fs *featureServer) *metrics {
 		Name: "fstore_registry_version", Help: "The registry version being served.",
 	})
 	m.reg.MustRegister(m.latency, ents, feats, store, m.errors, m.reloads, m.version, &freshness{fs: fs})
+	if cs, ok := fs.store.(clientCacheStore); ok {
+		m.reg.MustRegister(clientCacheMetrics{s: cs})
+	}
 	for e := 0; e < numEndpoints; e++ {
 		for i, c := range commonCodes {
 			m.latencyFor[e][i] = m.latency.WithLabelValues(endpointNames[e], strconv.Itoa(c))
@@ -202,4 +206,50 @@ func (f *freshness) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(freshPushed, prometheus.GaugeValue, now.Sub(time.UnixMicro(w.LastPushEvent)).Seconds(), name)
 		}
 	}
+}
+
+// clientCacheStore is an online store with a client-side cache (the Redis
+// single node's).
+type clientCacheStore interface {
+	ClientCache() redisstore.ClientCacheStats
+}
+
+// clientCacheMetrics exports a store's client-side cache statistics, read
+// at scrape time.
+type clientCacheMetrics struct{ s clientCacheStore }
+
+var (
+	ccLive = prometheus.NewDesc("fstore_store_client_cache_live",
+		"1 while the online store's client-side cache is in use (Redis is tracking its keys for it); 0 while it is bypassed.", nil, nil)
+	ccEntries = prometheus.NewDesc("fstore_store_client_cache_entries",
+		"Keys in the online store's client-side cache, present and known absent.", nil, nil)
+	ccKeys = prometheus.NewDesc("fstore_store_client_cache_keys_total",
+		"Keys read through the online store's client-side cache, by result: hit, or miss (read from Redis).", []string{"result"}, nil)
+	ccInvalidations = prometheus.NewDesc("fstore_store_client_cache_invalidations_total",
+		"Keys Redis invalidated in the client-side cache (written, deleted, expired or evicted by any client).", nil, nil)
+	ccFlushes = prometheus.NewDesc("fstore_store_client_cache_flushes_total",
+		"Times the whole client-side cache was dropped: a FLUSHDB, or the tracking connection lost or regained.", nil, nil)
+)
+
+func (c clientCacheMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{ccLive, ccEntries, ccKeys, ccInvalidations, ccFlushes} {
+		ch <- d
+	}
+}
+
+func (c clientCacheMetrics) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.ClientCache()
+	if st.Size == 0 {
+		return
+	}
+	live := 0.0
+	if st.Live {
+		live = 1
+	}
+	ch <- prometheus.MustNewConstMetric(ccLive, prometheus.GaugeValue, live)
+	ch <- prometheus.MustNewConstMetric(ccEntries, prometheus.GaugeValue, float64(st.Entries))
+	ch <- prometheus.MustNewConstMetric(ccKeys, prometheus.CounterValue, float64(st.Hits), "hit")
+	ch <- prometheus.MustNewConstMetric(ccKeys, prometheus.CounterValue, float64(st.Misses), "miss")
+	ch <- prometheus.MustNewConstMetric(ccInvalidations, prometheus.CounterValue, float64(st.Invalidations))
+	ch <- prometheus.MustNewConstMetric(ccFlushes, prometheus.CounterValue, float64(st.Flushes))
 }

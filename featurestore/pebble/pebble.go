@@ -26,6 +26,8 @@ import (
 	"time"
 
 	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/fstore/fstore/featurestore/internal/rowcache"
 )
 
 // Options configures a Store.
@@ -38,7 +40,11 @@ type Options struct {
 	// writer that needs a durability point calls Flush.
 	Sync bool
 	// RowCacheSize is the memory, in bytes, of the cache of recently read
-	// values in front of Pebble (see rowCache). 0: no cache.
+	// values in front of Pebble (featurestore/internal/rowcache). 0: no
+	// cache. It stays coherent because every write to an online key goes
+	// through this Store (the data directory is locked to one process, and
+	// the featurestore opens one Store per database), which invalidates
+	// the written keys once Pebble applied them.
 	RowCacheSize int64
 }
 
@@ -49,7 +55,7 @@ type Store struct {
 	wo    *pdb.WriteOptions
 	seed  maphash.Seed
 	locks [256]sync.Mutex
-	cache *rowCache // nil: none
+	cache *rowcache.Cache // nil: none
 }
 
 // New returns a store over db. The store does not own db: Close leaves it
@@ -64,7 +70,7 @@ func New(db *pdb.DB, o *Options) *Store {
 			s.wo = pdb.Sync
 		}
 		if o.RowCacheSize > 0 {
-			s.cache = newRowCache(o.RowCacheSize)
+			s.cache = rowcache.New(o.RowCacheSize)
 		}
 	}
 	return s
@@ -153,7 +159,7 @@ func (s *Store) getCached(ctx context.Context, keys [][]byte, now int64, fn func
 	defer missPool.Put(ms)
 	ms.idx, ms.gens, ms.found = ms.idx[:0], ms.gens[:0], ms.found[:0]
 	for i, k := range keys {
-		frame, ok, gen := s.cache.get(k)
+		frame, ok, gen := s.cache.Get(k)
 		if !ok {
 			ms.idx = append(ms.idx, int32(i))
 			ms.gens = append(ms.gens, gen)
@@ -180,7 +186,7 @@ func (s *Store) getCached(ctx context.Context, keys [][]byte, now int64, fn func
 	}
 	for m, i := range ms.idx {
 		if !ms.found[m] {
-			s.cache.put(keys[i], nil, ms.gens[m])
+			s.cache.Put(keys[i], nil, ms.gens[m])
 		}
 	}
 	return nil
@@ -251,7 +257,7 @@ func (s *Store) getSorted(ctx context.Context, keys [][]byte, now int64, fn func
 		}
 		if ms != nil {
 			ms.found[o] = true
-			s.cache.put(k, raw, ms.gens[o])
+			s.cache.Put(k, raw, ms.gens[o])
 		}
 		val, live, err := unframe(raw, now)
 		if err != nil {
@@ -300,7 +306,7 @@ func (s *Store) commit(b *pdb.Batch, keys [][]byte) error {
 		// new values, and one that read before cannot cache what it read.
 		// Also after a failed commit, which may have applied part.
 		for _, k := range keys {
-			s.cache.invalidate(k)
+			s.cache.Invalidate(k)
 		}
 	}
 	if err != nil {

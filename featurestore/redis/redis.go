@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -63,6 +62,7 @@ type Store struct {
 	roundTrips atomic.Int64
 	closed     atomic.Bool
 	retryLocks retryLocks
+	cc         *clientCache // nil: no client-side cache
 }
 
 // Open connects to the Redis of a store URL (see ParseURL) and checks it
@@ -154,6 +154,14 @@ func OpenConfig(cfg *Config, t Timeouts) (*Store, error) {
 		}
 		return nil, openErr
 	}
+	if s.single != nil && cfg.ClientCache > 0 {
+		cc, err := newClientCache(cfg, t)
+		if err != nil {
+			openErr := &OpError{Op: "track keys in", Addr: s.addr, Err: err, Unavailable: unavailable(err)}
+			return nil, errors.Join(openErr, s.rdb.Close())
+		}
+		s.cc = cc
+	}
 	return s, nil
 }
 
@@ -227,7 +235,19 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	if s.cc != nil {
+		s.cc.close()
+	}
 	return s.rdb.Close()
+}
+
+// invalidate drops keys this process wrote from the client-side cache as
+// soon as the write returns, rather than when Redis's invalidation comes
+// back: a read after a write in this process sees the write.
+func (s *Store) invalidate(keys [][]byte) {
+	if s.cc != nil {
+		s.cc.invalidate(keys)
+	}
 }
 
 // enter checks a call may start.
@@ -250,7 +270,9 @@ func (s *Store) Get(ctx context.Context, keys [][]byte, fn func(i int, value []b
 		return nil
 	}
 	var err error
-	if s.single != nil {
+	if s.cc != nil && s.cc.live.Load() {
+		err = s.getCached(ctx, keys, fn)
+	} else if s.single != nil {
 		err = s.getSingle(ctx, keys, fn)
 	} else {
 		scratch := make([]byte, 0, 256)
@@ -275,6 +297,15 @@ type getScratch struct {
 	keys   []string
 	args   []any
 	reply  bytes.Buffer
+	// The client-side cache's misses: their indexes in the call's keys,
+	// the cache generations seen, whether Redis had them, their PTTL
+	// replies raw and parsed, and a cache frame being built.
+	miss    []int32
+	gens    []uint64
+	found   []bool
+	ttls    bytes.Buffer
+	ttlVals []int64
+	frame   []byte
 }
 
 var getPool = sync.Pool{New: func() any { return new(getScratch) }}
@@ -296,21 +327,7 @@ func (s *Store) getSingle(ctx context.Context, keys [][]byte, fn func(i int, val
 			getPool.Put(g)
 		}
 	}()
-	size := 0
-	for _, k := range keys {
-		size += s.layout.overhead() + len(k)
-	}
-	if cap(g.keyBuf) < size {
-		g.keyBuf = make([]byte, 0, size)
-	}
-	buf := g.keyBuf[:0]
-	g.keys = g.keys[:0]
-	for _, k := range keys {
-		start := len(buf)
-		buf = s.layout.appendKey(buf, k) // never grows: sized above
-		g.keys = append(g.keys, unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start))
-	}
-	g.keyBuf = buf
+	g.buildKeys(s, keys, nil)
 	for lo := 0; lo < len(keys); lo += maxBatch {
 		hi := min(lo+maxBatch, len(keys))
 		g.args = append(g.args[:0], "mget")
@@ -475,7 +492,9 @@ func (s *Store) Put(ctx context.Context, keys, values [][]byte, ttl time.Duratio
 		cmd.SetFirstKeyPos(1)
 		cmds[i] = cmd
 	}
-	if err := s.pipeline(ctx, cmds, nil); err != nil {
+	err := s.pipeline(ctx, cmds, nil)
+	s.invalidate(keys) // also after a failure, which may have written some
+	if err != nil {
 		return opError(ctx, "write to", s.addr, err)
 	}
 	return nil
@@ -491,6 +510,7 @@ func (s *Store) Delete(ctx context.Context, keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	defer s.invalidate(keys) // also after a failure, which may have deleted some
 	rkeys := s.keyArgs(keys)
 	if s.single != nil {
 		for lo := 0; lo < len(rkeys); lo += maxBatch {

@@ -56,7 +56,12 @@ func TestSingleNode(t *testing.T) {
 	t.Run("Conformance", func(t *testing.T) { storetest.Run(t, opener(url)) })
 	// A prefix with glob specials, to check SCAN patterns escape it.
 	t.Run("ConformancePrefix", func(t *testing.T) { storetest.Run(t, opener(url+"?prefix=t%2A%3F%5B%5D%5C1%3A")) })
-	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, open(t, url), 1) })
+	// The client-side cache off, and one so small that it evicts.
+	t.Run("ConformanceUncached", func(t *testing.T) { storetest.Run(t, opener(url+"?client_cache=0")) })
+	t.Run("ConformanceSmallCache", func(t *testing.T) { storetest.Run(t, opener(url+"?client_cache=4KiB&prefix=s")) })
+	// Round trips of the uncached path (TestClientCache counts the cached
+	// path's).
+	t.Run("RoundTrips", func(t *testing.T) { testRoundTrips(t, open(t, url+"?client_cache=0"), 1) })
 	t.Run("ServerCPU", func(t *testing.T) { testServerCPU(t, open(t, url)) })
 	t.Run("Prefix", func(t *testing.T) { testPrefix(t, url) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, url) })

@@ -51,6 +51,7 @@ func (s *Store) Update(ctx context.Context, keys [][]byte, ttl time.Duration, fn
 	if len(keys) == 0 {
 		return nil
 	}
+	defer s.invalidate(keys) // also after a failure, which may have written some
 	rkeys := s.keyArgs(keys)
 	ms := ttlMillis(ttl)
 	sha := cas.Hash()

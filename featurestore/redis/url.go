@@ -24,6 +24,10 @@ type Config struct {
 	// stores. It never contains '{' or '}', which would change the
 	// cluster's hash slots.
 	Prefix string
+	// ClientCache is the memory, in bytes, of the client-side cache of a
+	// single node (see Store.ClientCache); 0: none. ParseURL sets
+	// DefaultClientCache unless the URL says otherwise; a cluster has none.
+	ClientCache int64
 }
 
 // Addr returns the store's address for messages: host:port, or the seed
@@ -43,6 +47,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: database %d", ErrInvalidURL, c.DB)
 	case strings.ContainsAny(c.Prefix, "{}"):
 		return fmt.Errorf("%w: prefix %q: '{' and '}' are reserved for the cluster's hash tags", ErrInvalidURL, printable(c.Prefix))
+	case c.ClientCache < 0:
+		return fmt.Errorf("%w: client_cache %d is negative", ErrInvalidURL, c.ClientCache)
+	case c.Cluster && c.ClientCache > 0:
+		return fmt.Errorf("%w: client_cache: a cluster has no client-side cache", ErrInvalidURL)
 	}
 	return nil
 }
@@ -51,10 +59,13 @@ const defaultPort = "6379"
 
 // ParseURL parses a store URL:
 //
-//	redis://[[user]:password@]host[:port][/db][?prefix=STR]
+//	redis://[[user]:password@]host[:port][/db][?prefix=STR][&client_cache=SIZE]
 //	redis-cluster://[[user]:password@]host:port,host:port,...[?prefix=STR]
 //
-// The port defaults to 6379 and the database to 0. The user and password
+// The port defaults to 6379 and the database to 0. client_cache sizes a
+// single node's client-side cache (see Store.ClientCache) in bytes, with
+// an optional unit KiB, MiB or GiB ("64MiB"); 0 turns it off; default
+// 128MiB. The user and password
 // are percent-decoded; a password holding '/', '?' or '#' must write them
 // as %2F, %3F, %23. Errors match ErrInvalidURL, name the bad part and never
 // repeat the password.
@@ -202,6 +213,9 @@ func (c *Config) parseDB(path string) error {
 }
 
 func (c *Config) parseQuery(query string) error {
+	if !c.Cluster {
+		c.ClientCache = DefaultClientCache
+	}
 	if query == "" {
 		return nil
 	}
@@ -210,16 +224,40 @@ func (c *Config) parseQuery(query string) error {
 		return fmt.Errorf("%w: query %q: %v", ErrInvalidURL, printable(query), err)
 	}
 	for name, vs := range values {
-		if name != "prefix" {
-			return fmt.Errorf("%w: unknown query parameter %q: the only one is prefix", ErrInvalidURL, printable(name))
+		if name != "prefix" && name != "client_cache" {
+			return fmt.Errorf("%w: unknown query parameter %q: want prefix or client_cache", ErrInvalidURL, printable(name))
 		}
 		if len(vs) > 1 {
-			return fmt.Errorf("%w: query parameter prefix given %d times", ErrInvalidURL, len(vs))
+			return fmt.Errorf("%w: query parameter %s given %d times", ErrInvalidURL, name, len(vs))
 		}
 	}
 	c.Prefix = values.Get("prefix")
 	if strings.ContainsAny(c.Prefix, "{}") {
 		return fmt.Errorf("%w: prefix %q: '{' and '}' are reserved for the cluster's hash tags", ErrInvalidURL, printable(c.Prefix))
 	}
+	if values.Has("client_cache") {
+		size, err := parseSize(values.Get("client_cache"))
+		if err != nil {
+			return fmt.Errorf("%w: client_cache: %v", ErrInvalidURL, err)
+		}
+		if c.Cluster && size > 0 {
+			return fmt.Errorf("%w: client_cache: a cluster has no client-side cache (only a single node, redis://)", ErrInvalidURL)
+		}
+		c.ClientCache = size
+	}
 	return nil
+}
+
+// parseSize parses a size in bytes: decimal digits and an optional unit,
+// KiB, MiB or GiB.
+func parseSize(s string) (int64, error) {
+	digits := strings.TrimRight(s, "KMGiB")
+	unit := s[len(digits):]
+	shift := map[string]uint{"": 0, "KiB": 10, "MiB": 20, "GiB": 30}
+	sh, ok := shift[unit]
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if !ok || err != nil || n < 0 || digits[0] == '+' || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("%q is not a size: want bytes, optionally with a unit KiB, MiB or GiB, e.g. 64MiB or 0 for none", printable(s))
+	}
+	return n << sh, nil
 }

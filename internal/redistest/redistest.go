@@ -152,6 +152,11 @@ func startOn(t testing.TB, bin, dir string, port int, cluster bool) (*server, er
 		"--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no", "--loglevel", "notice",
 	}
+	if major, ok := serverMajor(bin); ok && major >= 7 {
+		// Tests may use DEBUG (e.g. to stop active expiry); Redis 7 turned
+		// it off by default, and Redis 6 knows no such option.
+		args = append(args, "--enable-debug-command", "local")
+	}
 	if cluster {
 		args = append(args,
 			"--cluster-enabled", "yes",
@@ -193,6 +198,22 @@ func startOn(t testing.TB, bin, dir string, port int, cluster bool) (*server, er
 	}
 	t.Cleanup(kill)
 	return srv, nil
+}
+
+// serverMajor returns the major version of the redis-server at bin, from
+// "Redis server v=7.0.15 sha=...".
+func serverMajor(bin string) (int, bool) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return 0, false
+	}
+	_, v, ok := strings.Cut(string(out), " v=")
+	if !ok {
+		return 0, false
+	}
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return n, err == nil
 }
 
 // freePort returns a loopback port that was free a moment ago; for a
