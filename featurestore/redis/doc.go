@@ -66,4 +66,49 @@
 // ends stops a call with an error matching ctx.Err(); a context cancelled
 // while a reply is awaited takes effect when the read returns or times out,
 // since go-redis reads under socket deadlines, not the context.
+//
+// # Client-side cache
+//
+// A single node's Store keeps the values this process read in memory
+// (featurestore/internal/rowcache; client_cache in the URL, 128MiB by
+// default, 0 for none), so that a read of a hot entity costs a hash lookup
+// instead of a round trip and Redis's CPU. It is Redis's server-assisted
+// client-side caching (CLIENT TRACKING, Redis 6+), in broadcasting mode:
+//
+//   - One connection of the Store's own, the tracker, turns tracking on for
+//     every key under the store's prefix (BCAST PREFIX; every key when the
+//     prefix is empty), redirected to itself, and subscribes to
+//     __redis__:invalidate. From then on Redis sends it the name of every
+//     key written, deleted, expired or evicted under the prefix, by any
+//     client, and a null message when a database is flushed.
+//   - An invalidation drops the key from the cache, and a read that was in
+//     flight when it arrived does not cache what it read (the cache's
+//     generations), so a value is never served after its invalidation has
+//     arrived. This process's own writes invalidate their keys when they
+//     return, before Redis's message comes back.
+//   - A value is cached with its expiry, read with PTTL in the same
+//     pipeline as the MGET of the misses, so that a key written with a ttl
+//     (KeyTTL) stops being served when it expires, not when Redis gets
+//     round to deleting it.
+//   - The tracker pings every Read/4 and takes a connection that has not
+//     answered within Read (default 1s) as lost. While it is lost the cache
+//     is flushed and bypassed: every read goes to Redis, as without a
+//     cache. It reconnects with a growing backoff (up to 2s) and flushes
+//     again before the cache is used.
+//
+// So a write by another process is seen by reads that start after its
+// invalidation reached this process: the time Redis takes to send it on
+// loopback or a LAN, far under a millisecond, or Read (1s by default) when
+// the tracker's connection went silent without breaking. A cluster has no
+// client-side cache (its nodes track their own slots; following slot
+// moves and failovers is not built): ParseURL refuses client_cache with
+// redis-cluster://. A Redis that refuses to track (before 6, or an ACL
+// without CLIENT) leaves the cache off, and Store.ClientCache says why.
+//
+// Broadcasting sends every write under the prefix to every tracking
+// process, read by it or not: with an empty prefix, every key of the
+// Redis, other applications' included, so give a shared Redis a prefix.
+// A tracker that falls behind a write burst by more than Redis's pub/sub
+// output buffer limit (32MB by default) is disconnected by Redis, which is
+// a lost tracker as above: flushed, bypassed, reconnected.
 package redis
