@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,4 +346,120 @@ func rawClient(t *testing.T, url string) *goredis.Client {
 	c := goredis.NewClient(&goredis.Options{Addr: cfg.Addrs[0], Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestClientCacheSilentTracker cuts the replies from Redis without closing
+// any connection, as a network partition would: the tracker's pings go
+// unanswered, and within the Read timeout the cache must stop being used,
+// then come back once Redis answers again.
+func TestClientCacheSilentTracker(t *testing.T) {
+	url := redistest.StartServer(t)
+	cfg, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startFreezingProxy(t, cfg.Addrs[0])
+	cfg.Addrs = []string{p.addr()}
+	s, err := redis.OpenConfig(cfg, redis.Timeouts{Read: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.ClientCache().Live {
+		t.Fatal("not live after Open")
+	}
+	p.freeze(true)
+	eventually(t, "the silent tracker is taken as lost", func() bool { return !s.ClientCache().Live })
+	p.freeze(false)
+	eventually(t, "the tracker is back", func() bool {
+		st := s.ClientCache()
+		return st.Live && st.Connects == 2
+	})
+}
+
+// freezingProxy forwards TCP connections to a server; while frozen, it
+// holds back everything the server sends.
+type freezingProxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frozen bool
+	wg     sync.WaitGroup
+	conns  []net.Conn
+}
+
+func startFreezingProxy(t *testing.T, upstream string) *freezingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezingProxy{ln: ln}
+	p.cond = sync.NewCond(&p.mu)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); p.pipe(u, c, false) }()
+			go func() { defer p.wg.Done(); p.pipe(c, u, true) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.freeze(false)
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *freezingProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *freezingProxy) freeze(on bool) {
+	p.mu.Lock()
+	p.frozen = on
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// pipe copies from src to dst; replies (from the server) wait while the
+// proxy is frozen.
+func (p *freezingProxy) pipe(dst, src net.Conn, reply bool) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && reply {
+			p.mu.Lock()
+			for p.frozen {
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
