@@ -68,7 +68,7 @@ func CompileOnline(ix *def.Index, v *def.FeatureView) (*OnlineView, error) {
 	case ov.Push != nil:
 		ov.HistoryErr = err // pushes still work
 	default:
-		return nil, err
+		return nil, undeclaredSchemaHint(err, src)
 	}
 	p := ov.History
 	if p == nil {
@@ -97,6 +97,18 @@ func CompileOnline(ix *def.Index, v *def.FeatureView) (*OnlineView, error) {
 	}
 	ov.Layout.SchemaVersion = schemaVersion(ix, v, p)
 	return ov, nil
+}
+
+// undeclaredSchemaHint adds to err, when it is a Parquet source's files
+// that could not be read for their schema, how a process without them (a
+// serving replica) can still compile the view: the online plan needs only
+// the source's column types, which a declared schema gives.
+func undeclaredSchemaHint(err error, src *def.Source) error {
+	var pe *compute.PlanError
+	if src.Kind != def.SourceParquet || len(src.Schema) > 0 || !errors.As(err, &pe) || pe.Field != "source" {
+		return err
+	}
+	return fmt.Errorf("%w (a process without the source's files, such as a serving replica, needs its columns declared: schema { name: ... type: ... } in source %q)", err, src.Name)
 }
 
 // samePlanTypes checks that the push and history plans produce the same
