@@ -25,7 +25,7 @@ import (
 // or the embedded store in the data directory.
 func storeFlag(cmd *cobra.Command, url *string) {
 	cmd.Flags().StringVar(url, "store", envOr("FSTORE_STORE", ""),
-		"online store: pebble (the data directory, default), redis://host:port/db or redis-cluster://h1:p1,h2:p2 (env FSTORE_STORE)")
+		"online store: pebble (the data directory, default), redis://host:port/db[?prefix=NS:&client_cache=SIZE] or redis-cluster://h1:p1,h2:p2 (env FSTORE_STORE)")
 }
 
 // onlineSession is the registry snapshot and the online store a command
