@@ -123,6 +123,7 @@ fuzz:
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzParseMGet$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzTrackerPush$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendFloat$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendTime$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data

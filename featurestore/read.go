@@ -64,10 +64,13 @@ type ReadResult struct {
 	derr   error
 	cb     func(int, []byte)
 	cbView *OnlineView
-	// want is the read's selection (nil: all), outs the wanted outputs.
+	// want is the read's selection (nil: all), outs the wanted outputs,
+	// sel want compiled for decoding.
 	want      []bool
 	outs      []int
+	sel       encoding.Selection
 	rowStatus []Status
+	present   []uint64
 }
 
 // Read reads n entities of view ov from store, evaluated at t
@@ -131,7 +134,7 @@ func ReadOutputs(ctx context.Context, store OnlineStore, ov *OnlineView, want []
 func (r *ReadResult) decode(ov *OnlineView) func(k int, b []byte) {
 	return func(k int, b []byte) {
 		i := r.idx[k]
-		err := ov.Layout.DecodeColumns(b, &r.vals[i], r.want, r.Values, i)
+		err := ov.Layout.DecodeColumns(b, &r.vals[i], &r.sel, r.Values, i)
 		switch {
 		case err == nil:
 			r.found[i] = true
@@ -149,6 +152,7 @@ func (r *ReadResult) decode(ov *OnlineView) func(k int, b []byte) {
 func (r *ReadResult) reset(ov *OnlineView, want []bool, n int) {
 	r.N = n
 	r.want = want
+	ov.Layout.Select(want, &r.sel)
 	r.keyBuf, r.keys, r.idx = r.keyBuf[:0], r.keys[:0], r.idx[:0]
 	if cap(r.found) < n {
 		r.found = make([]bool, n)
@@ -192,24 +196,36 @@ func (r *ReadResult) reset(ov *OnlineView, want []bool, n int) {
 // not PRESENT) and evaluates the wanted aggregations.
 func (r *ReadResult) finish(ov *OnlineView, t int64) {
 	nf := len(ov.Layout.Features)
-	// The status of each entity's row, shared by its plain features:
-	// Present there means "the feature's own null bit decides".
+	// The status of each entity's row, shared by its plain features, as
+	// a base from which a feature's validity bit is subtracted: NotFound
+	// or OutsideMaxAge where the row decides (its bit will be cleared),
+	// else NullValue, which a valid bit turns into Present (NullValue-1).
+	// present marks the rows that are Present, a bit a row as in a
+	// column's bitmap, so that a feature's statuses are a subtraction a
+	// row after masking its bitmap a word at a time, without branches.
 	if cap(r.rowStatus) < r.N {
 		r.rowStatus = make([]Status, r.N)
 	}
-	rows := r.rowStatus[:r.N]
-	for i := range rows {
+	base := r.rowStatus[:r.N]
+	nw := (r.N + 63) / 64
+	if cap(r.present) < nw {
+		r.present = make([]uint64, nw)
+	}
+	present := r.present[:nw]
+	clear(present)
+	for i := range base {
 		v := &r.vals[i]
 		r.EventTS[i] = 0
 		switch {
 		case !r.found[i] || !v.HasRow:
-			rows[i] = NotFound
+			base[i] = NotFound
 		case !compute.Fresh(v.EventTS, t, ov.TTL):
 			r.EventTS[i] = v.EventTS
-			rows[i] = OutsideMaxAge
+			base[i] = OutsideMaxAge
 		default:
 			r.EventTS[i] = v.EventTS
-			rows[i] = Present
+			base[i] = NullValue
+			present[i/64] |= 1 << (i % 64)
 		}
 	}
 	for _, o := range r.outs {
@@ -217,17 +233,20 @@ func (r *ReadResult) finish(ov *OnlineView, t int64) {
 			r.finishAgg(ov, o, t)
 			continue
 		}
-		col, st := &r.Values[o], r.Status[o][:len(rows)]
-		for i, rs := range rows {
-			switch {
-			case rs != Present:
-				st[i] = rs
-				// DecodeColumns wrote the stale or unread row's value.
-				col.Valid.Clear(i)
-			case col.Valid.Get(i):
-				st[i] = Present
-			default:
-				st[i] = NullValue
+		// DecodeColumns wrote the stale or unread rows' values: their
+		// bits are cleared.
+		valid := r.Values[o].Valid[:nw]
+		st := r.Status[o][:len(base)]
+		for w, m := range present {
+			bits := valid[w] & m
+			valid[w] = bits
+			lo := w * 64
+			bs := base[lo:min(lo+64, len(base))]
+			ss := st[lo:]
+			ss = ss[:len(bs)]
+			for j, b := range bs {
+				ss[j] = b - Status(bits&1)
+				bits >>= 1
 			}
 		}
 	}

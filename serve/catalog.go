@@ -26,7 +26,11 @@ type catalog struct {
 	// nviews and nod count the slots of views and on-demand views; a
 	// request keeps per-slot state in arrays of these sizes.
 	nviews, nod int
-	od          map[string]*servedOD
+	// nids counts the outputs of all views and on-demand views: each has
+	// an id below it (feature.id), so that a request marks the features
+	// it has seen in a bitmap, not a map of their names.
+	nids int
+	od   map[string]*servedOD
 	// services are the feature services whose features all resolve; the
 	// others are in serviceErr.
 	services   map[string]*selection
@@ -39,6 +43,8 @@ type catalog struct {
 type servedView struct {
 	ov   *featurestore.OnlineView
 	slot int
+	// id0 is the id of output 0; output o has id0+o.
+	id0 int
 	// outputs maps a feature name to its output index in ov.Outputs.
 	outputs map[string]int
 	// fullNames are the outputs' "view__feature" names.
@@ -49,6 +55,8 @@ type servedView struct {
 type servedOD struct {
 	plan *compute.OnDemandPlan
 	slot int
+	// id0 is the id of output 0; output o has id0+o.
+	id0 int
 	// inputs[i] is the view and output read for plan.Inputs[i].
 	inputs  []feature
 	outputs map[string]int
@@ -62,6 +70,8 @@ type feature struct {
 	view *servedView
 	od   *servedOD
 	out  int
+	// id is the output's number in its catalog (see catalog.nids).
+	id int
 	// name and fullName are the response names: "feature" and
 	// "view__feature".
 	name, fullName string
@@ -104,7 +114,8 @@ func compileCatalog(snap *registry.Snapshot) *catalog {
 	sort.Strings(names)
 	for _, name := range names {
 		ov := ovs[name]
-		sv := &servedView{ov: ov, slot: c.nviews, outputs: map[string]int{}}
+		sv := &servedView{ov: ov, slot: c.nviews, id0: c.nids, outputs: map[string]int{}}
+		c.nids += len(ov.Outputs)
 		for o, f := range ov.Outputs {
 			sv.outputs[f.Name] = o
 			sv.fullNames = append(sv.fullNames, name+"__"+f.Name)
@@ -164,14 +175,16 @@ func (c *catalog) compileOD(v *def.OnDemandFeatureView) (*servedOD, error) {
 	if err != nil {
 		return nil, err
 	}
-	sod := &servedOD{plan: p, slot: c.nod, outputs: map[string]int{}, reqFields: v.RequestFields}
+	sod := &servedOD{plan: p, slot: c.nod, id0: c.nids, outputs: map[string]int{}, reqFields: v.RequestFields}
+	c.nids += len(p.Outputs)
 	for o, f := range p.Outputs {
 		sod.outputs[f.Name] = o
 		sod.fullNames = append(sod.fullNames, v.Name+"__"+f.Name)
 	}
 	for _, r := range p.Inputs {
 		sv := c.views[r.View]
-		sod.inputs = append(sod.inputs, feature{view: sv, out: sv.outputs[r.Feature]})
+		o := sv.outputs[r.Feature]
+		sod.inputs = append(sod.inputs, feature{view: sv, out: o, id: sv.id0 + o})
 	}
 	c.nod++
 	return sod, nil
@@ -183,24 +196,11 @@ func (c *catalog) compileOD(v *def.OnDemandFeatureView) (*servedOD, error) {
 // allocate, so callers may pass string(b) conversions.
 func (c *catalog) add(sel *selection, view, name string) error {
 	if sv := c.views[view]; sv != nil {
-		if name == "*" {
-			for o, f := range sv.ov.Outputs {
-				sel.features = append(sel.features, feature{view: sv, out: o, name: f.Name, fullName: sv.fullNames[o]})
-			}
-			sel.needView(sv)
-			return nil
-		}
-		o, ok := sv.outputs[name]
-		if !ok {
-			return &refError{view: view, feature: name, known: sv.ov.Outputs}
-		}
-		sel.features = append(sel.features, feature{view: sv, out: o, name: sv.ov.Outputs[o].Name, fullName: sv.fullNames[o]})
-		sel.needView(sv)
-		return nil
+		return sv.add(sel, name)
 	}
 	if sod := c.od[view]; sod != nil {
 		add := func(o int) {
-			sel.features = append(sel.features, feature{od: sod, out: o, name: sod.plan.Outputs[o].Name, fullName: sod.fullNames[o]})
+			sel.features = append(sel.features, feature{od: sod, out: o, id: sod.id0 + o, name: sod.plan.Outputs[o].Name, fullName: sod.fullNames[o]})
 		}
 		if name == "*" {
 			for o := range sod.plan.Outputs {
@@ -220,6 +220,25 @@ func (c *catalog) add(sel *selection, view, name string) error {
 		return &unservableError{view: view, err: err}
 	}
 	return &refError{view: view, unknownView: true, views: c.viewNames()}
+}
+
+// add appends feature name of sv ("*": all of them) to sel, as
+// catalog.add does: for callers that have looked the view up.
+func (sv *servedView) add(sel *selection, name string) error {
+	if name == "*" {
+		for o, f := range sv.ov.Outputs {
+			sel.features = append(sel.features, feature{view: sv, out: o, id: sv.id0 + o, name: f.Name, fullName: sv.fullNames[o]})
+		}
+		sel.needView(sv)
+		return nil
+	}
+	o, ok := sv.outputs[name]
+	if !ok {
+		return &refError{view: sv.ov.Name, feature: name, known: sv.ov.Outputs}
+	}
+	sel.features = append(sel.features, feature{view: sv, out: o, id: sv.id0 + o, name: sv.ov.Outputs[o].Name, fullName: sv.fullNames[o]})
+	sel.needView(sv)
+	return nil
 }
 
 func (s *selection) needView(sv *servedView) {

@@ -90,7 +90,6 @@ type onlineRequest struct {
 	wants    [][]bool                  // by view slot: the outputs to read
 	keys     [][]*compute.Column       // by view slot
 	ods      []odState                 // by on-demand slot
-	refSeen  map[string]struct{}
 	nameSeen map[string]string
 	parser   fastjson.Parser
 	out      []byte
@@ -100,16 +99,32 @@ type onlineRequest struct {
 	// present and epochs the all-PRESENT statuses and all-epoch times of
 	// r.n rows, formatted at most once per request (empty until then).
 	times, present, epochs []byte
+	// seen marks the ids (feature.id) of the features in sel, to find
+	// a feature requested twice; reset clears the bits sel's features
+	// set, not the whole bitmap, whose size is the catalog's.
+	seen []uint64
+	// lastView and lastSV are the view of the latest feature reference
+	// (lastSV nil: not an online view): references name their views in
+	// runs ("v:a", "v:b", …), and comparing the name costs less than
+	// looking it up again.
+	lastView string
+	lastSV   *servedView
 }
 
 func (r *onlineRequest) reset(cat *catalog, lim *Limits) {
+	for _, f := range r.sel.features {
+		r.seen[f.id/64] &^= 1 << (f.id % 64)
+	}
+	if n := (cat.nids + 63) / 64; len(r.seen) < n {
+		r.seen = make([]uint64, n)
+	}
 	r.cat, r.lim, r.use, r.full, r.n, r.service, r.preset = cat, lim, nil, false, 0, "", nil
+	r.lastView, r.lastSV = "", nil
 	r.sel.reset()
 	r.ents, r.reqCtx = r.ents[:0], r.reqCtx[:0]
-	if r.refSeen == nil {
-		r.refSeen, r.nameSeen = map[string]struct{}{}, map[string]string{}
+	if r.nameSeen == nil {
+		r.nameSeen = map[string]string{}
 	}
-	clear(r.refSeen)
 	clear(r.nameSeen)
 	for len(r.reads) < cat.nviews {
 		r.reads = append(r.reads, featurestore.ReadResult{})
@@ -153,14 +168,24 @@ func (r *onlineRequest) addRef(ref string) error {
 	}
 	view, name := ref[:colon], ref[colon+1:]
 	before := len(r.sel.features)
-	if err := r.cat.add(&r.sel, view, name); err != nil {
+	if view != r.lastView {
+		r.lastView, r.lastSV = view, r.cat.views[view]
+	}
+	var err error
+	if r.lastSV != nil {
+		err = r.lastSV.add(&r.sel, name)
+	} else {
+		err = r.cat.add(&r.sel, view, name)
+	}
+	if err != nil {
 		return fmt.Errorf("feature reference %q: %w", ref, err)
 	}
 	for _, f := range r.sel.features[before:] {
-		if _, dup := r.refSeen[f.fullName]; dup {
+		w, bit := f.id/64, uint64(1)<<(f.id%64)
+		if r.seen[w]&bit != 0 {
 			return badRequest("feature reference %q: feature %s:%s is requested twice", ref, view, f.name)
 		}
-		r.refSeen[f.fullName] = struct{}{}
+		r.seen[w] |= bit
 	}
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
+
+	"github.com/fstore/fstore/compute"
 )
 
 //go:generate go run featuresfloat_gen.go
@@ -19,68 +22,130 @@ import (
 // converted eight at a time in a word: strconv's general path costs 2.5
 // times as many instructions, and a JSON response of 100 entities × 50
 // DOUBLE features is mostly doubles.
+//
+// It writes in b's capacity (see putFloats), so it may leave scratch
+// bytes there past what it appends.
 func appendFloat(b []byte, f float64) []byte {
-	u := math.Float64bits(f)
-	if u>>63 != 0 {
-		b = append(b, '-')
-		u &^= 1 << 63
-	}
-	if u == 0 {
-		return append(b, '0')
-	}
-	d, e := shortestDecimal(u)
-	var buf [24]byte
-	i, tz := formatDigits(&buf, d)
-	// Trailing zeros of d are part of the exponent, not the digits.
-	digits := buf[i : len(buf)-tz]
-	n := len(digits)
-	dp := n + e + tz // the value is 0.digits × 10^dp
-	switch {
-	case dp < -5 || dp > 21: // |f| < 1e-6 or >= 1e21
-		return appendExp(b, digits, dp-1)
-	case dp <= 0: // 0.000ddd
-		b = append(b, '0', '.')
-		b = append(b, zeros[:-dp]...)
-		return append(b, digits...)
-	case dp >= n: // ddd000
-		b = append(b, digits...)
-		return append(b, zeros[:dp-n]...)
-	}
-	b = append(b, digits[:dp]...) // dd.ddd
-	b = append(b, '.')
-	return append(b, digits[dp:]...)
+	b = slices.Grow(b, floatRoom)
+	fs := [1]float64{f}
+	return b[:putFloats(b[:cap(b)], len(b), fs[:], nil)]
 }
 
-// appendExp appends the exponent form of 0.digits×10^(x+1): d[.ddd]e±x,
-// as encoding/json writes it (e-7, not e-07).
-func appendExp(b []byte, digits []byte, x int) []byte {
-	b = append(b, digits[0])
-	if len(digits) > 1 {
-		b = append(b, '.')
-		b = append(b, digits[1:]...)
+// floatMax is the longest output of putFloats for a value:
+// -0.00000ddddddddddddddddd (-d.ddddddddddddddddde-308 is one shorter).
+const floatMax = 25
+
+// floatRoom is the room putFloats writes a value in: its widest word
+// stores reach 42 bytes (sign, 17 digits, 24 bytes of zeros).
+const floatRoom = 48
+
+// putFloats writes fs at out[pos:] in appendFloat's form, comma-separated,
+// with null for a value that is not valid (by valid, a bitmap; nil: all
+// are) or not finite, and returns where they end. out must hold
+// floatRoom bytes past where each value starts: len(fs)·(floatMax+1) +
+// floatRoom past pos suffice.
+//
+// It writes in words: the digits go straight to where the layout puts
+// them, and the zeros, the decimal point and the shifts the layout needs
+// are word stores too, not appends and copies (which cost as much as the
+// digits). The bytes of out past the end are scratch. It takes a column
+// at once, not a value, so that a value costs no call but the
+// conversion's own.
+func putFloats(out []byte, pos int, fs []float64, valid compute.Bitmap) int {
+	for i, f := range fs {
+		if i > 0 {
+			out[pos] = ','
+			pos++
+		}
+		p := (*[floatRoom]byte)(out[pos : pos+floatRoom])
+		u := math.Float64bits(f)
+		if !valid.Get(i) || u&(0x7ff<<52) == 0x7ff<<52 {
+			// Null, NaN or an infinity.
+			pos += copy(p[:], "null")
+			continue
+		}
+		o := 0 // where the number starts in p: after the sign
+		if u>>63 != 0 {
+			p[0] = '-'
+			o = 1
+			u &^= 1 << 63
+		}
+		if u == 0 {
+			p[o] = '0'
+			pos += o + 1
+			continue
+		}
+		d, e := shortestDecimal(u)
+		// The value is 0.ddd × 10^dp, d's trailing zeros included.
+		dp := decimalLen(d) + e
+		switch {
+		case dp < -5 || dp > 21: // |f| < 1e-6 or >= 1e21: d.ddde±x
+			// The digits one byte on, then the first moved before the
+			// point.
+			n, tz := formatDigits(p[o+1:], d)
+			n -= tz
+			p[o] = p[o+1]
+			end := o + 1
+			if n > 1 {
+				p[o+1] = '.'
+				end += n
+			}
+			pos += end + putExp(p[end:], dp-1)
+			continue
+		case dp <= 0: // 0.000ddd, at most 5 zeros
+			binary.LittleEndian.PutUint64(p[o:], zeroPoint)
+			n, tz := formatDigits(p[o+2-dp:], d)
+			pos += o + 2 - dp + n - tz
+			continue
+		}
+		n, tz := formatDigits(p[o:], d)
+		n -= tz
+		if dp >= n { // ddd000: d's trailing zeros, then up to 20 more
+			binary.LittleEndian.PutUint64(p[o+n:], ascii0)
+			binary.LittleEndian.PutUint64(p[o+n+8:], ascii0)
+			binary.LittleEndian.PutUint64(p[o+n+16:], ascii0)
+			pos += o + dp
+			continue
+		}
+		// dd.ddd: the fraction (at most 16 digits, as dp >= 1) moved one
+		// byte on, both words loaded before either is stored.
+		w0 := binary.LittleEndian.Uint64(p[o+dp:])
+		w1 := binary.LittleEndian.Uint64(p[o+dp+8:])
+		binary.LittleEndian.PutUint64(p[o+dp+1:], w0)
+		binary.LittleEndian.PutUint64(p[o+dp+9:], w1)
+		p[o+dp] = '.'
+		pos += o + n + 1
 	}
+	return pos
+}
+
+// zeroPoint is "0.000000" as a little-endian word.
+const zeroPoint = 0x30303030_30302e30
+
+// putExp writes the exponent e±x at the start of p (5 bytes at most), as
+// encoding/json writes it (e-7, not e-07), and returns its length.
+func putExp(p []byte, x int) int {
+	_ = p[4]
+	p[0], p[1] = 'e', '+'
 	if x < 0 {
-		b = append(b, 'e', '-')
+		p[1] = '-'
 		x = -x
-	} else {
-		b = append(b, 'e', '+')
 	}
-	if x >= 100 {
-		b = append(b, byte('0'+x/100))
+	switch {
+	case x >= 100:
+		p[2] = byte('0' + x/100)
 		x %= 100
-		return append(b, digitPairs[2*x], digitPairs[2*x+1])
+		p[3], p[4] = digitPairs[2*x], digitPairs[2*x+1]
+		return 5
+	case x >= 10:
+		p[2], p[3] = digitPairs[2*x], digitPairs[2*x+1]
+		return 4
 	}
-	if x >= 10 {
-		return append(b, digitPairs[2*x], digitPairs[2*x+1])
-	}
-	return append(b, byte('0'+x))
+	p[2] = byte('0' + x)
+	return 3
 }
 
-// zeros pads appendFloat's plain decimals (|f| < 1e21: at most 20 zeros;
-// >= 1e-6: at most 5).
-var zeros = []byte("000000000000000000000000")
-
-// digitPairs holds "00" to "99", for the exponent.
+// digitPairs holds "00" to "99", for exponents and times.
 const digitPairs = "00010203040506070809" +
 	"10111213141516171819" +
 	"20212223242526272829" +
@@ -92,39 +157,51 @@ const digitPairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// formatDigits writes d's decimal digits (d < 10^24) at the end of buf
-// and returns where they start and how many of them are trailing zeros
-// (fewer than the digits). It converts 8 digits at a time in a word
-// (SWAR: eight lanes of one byte), so that it stores words, not bytes.
-func formatDigits(buf *[24]byte, d uint64) (start, tz int) {
+// formatDigits writes d's n decimal digits (0 < d < 10^24) at the start
+// of p and returns n and how many of them are trailing zeros (fewer than
+// n). It converts 8 digits at a time in a word (SWAR: eight lanes of one
+// byte) and stores words, not bytes: it writes up to 24 bytes of p, past
+// the digits too.
+func formatDigits(p []byte, d uint64) (n, tz int) {
+	_ = p[23]
 	if d < 1e8 {
 		w := digits8(uint32(d))
-		n := decimalLen(d)
+		n = decimalLen(d)
 		tz = bits.LeadingZeros64(w) / 8
-		binary.LittleEndian.PutUint64(buf[16:], w|ascii0)
-		return 24 - n, min(tz, n-1)
+		// The word's low bytes are the zero padding: shifted out.
+		binary.LittleEndian.PutUint64(p, w>>((64-8*n)&63)|ascii0)
+		return n, min(tz, n-1)
 	}
 	hi, lo := d/1e8, uint32(d%1e8)
 	wl := digits8(lo)
-	binary.LittleEndian.PutUint64(buf[16:], wl|ascii0)
 	tz = bits.LeadingZeros64(wl) / 8
 	if hi < 1e8 {
 		wh := digits8(uint32(hi))
-		binary.LittleEndian.PutUint64(buf[8:], wh|ascii0)
+		nh := decimalLen(hi)
+		binary.LittleEndian.PutUint64(p, wh>>((64-8*nh)&63)|ascii0)
+		binary.LittleEndian.PutUint64(p[nh:], wl|ascii0)
 		if tz == 8 {
 			tz += bits.LeadingZeros64(wh) / 8
 		}
-		return 16 - decimalLen(hi), tz
+		return nh + 8, tz
 	}
 	top, mid := hi/1e8, uint32(hi%1e8)
 	wm := digits8(mid)
-	binary.LittleEndian.PutUint64(buf[8:], wm|ascii0)
-	binary.LittleEndian.PutUint64(buf[0:], digits8(uint32(top))|ascii0)
+	nt := 1
+	if top < 10 {
+		// The usual 17 digits: the first is one byte, not a word.
+		p[0] = byte('0' + top)
+	} else {
+		nt = decimalLen(top)
+		binary.LittleEndian.PutUint64(p, digits8(uint32(top))>>((64-8*nt)&63)|ascii0)
+	}
+	binary.LittleEndian.PutUint64(p[nt:], wm|ascii0)
+	binary.LittleEndian.PutUint64(p[nt+8:], wl|ascii0)
 	if tz == 8 {
 		tz += bits.LeadingZeros64(wm) / 8
 		// A nonzero top word ends the zeros: 16 at most.
 	}
-	return 8 - decimalLen(top), tz
+	return nt + 16, tz
 }
 
 // ascii0 turns eight digit values 0-9 into ASCII.
@@ -205,7 +282,9 @@ func shortestDecimal(u uint64) (d uint64, e int) {
 		cbl = cb - 1
 		k = flog10ThreeQuartersPow2(q)
 	}
-	h := q + flog2pow10(-k) + 1
+	// h is 1 to 4; the mask tells the compiler that the shifts are below
+	// 64, which it would otherwise check for each.
+	h := (q + flog2pow10(-k) + 1) & 63
 	g := &floatPow10[k-floatKMin]
 	vb := roundToOdd(g, cb<<h)
 	vbl := roundToOdd(g, cbl<<h) + out
@@ -218,27 +297,37 @@ func shortestDecimal(u uint64) (d uint64, e int) {
 		upin := vbl <= sp10<<2
 		wpin := tp10<<2 <= vbr
 		if upin != wpin {
+			// Which of the two depends on the value's last digits, as
+			// random as the value: a conditional move, not a branch that
+			// mispredicts half the time.
+			d = tp10
 			if upin {
-				return sp10, k
+				d = sp10
 			}
-			return tp10, k
+			return d, k
 		}
 	}
 	tt := s + 1
 	uin := vbl <= s<<2
 	win := tt<<2 <= vbr
 	if uin != win {
+		d = tt
 		if uin {
-			return s, k
+			d = s
 		}
-		return tt, k
+		return d, k
 	}
 	// Both in range: the closer, ties to even.
 	mid := (s + tt) << 1
-	if vb < mid || vb == mid && s&1 == 0 {
-		return s, k
+	closer := vb < mid
+	if vb == mid {
+		closer = s&1 == 0
 	}
-	return tt, k
+	d = tt
+	if closer {
+		d = s
+	}
+	return d, k
 }
 
 // roundToOdd returns ⌊g·cp/2^128⌋, with its lowest bit set when the

@@ -7,7 +7,11 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/fstore/fstore/compute"
+	"github.com/fstore/fstore/featurestore/def"
 )
 
 // refFloat is encoding/json's float64 encoding, the reference appendFloat
@@ -147,6 +151,101 @@ func TestAppendFloatJSON(t *testing.T) {
 	}
 }
 
+// TestAppendFloatAppends: appendFloat writes past len(b) in words, so
+// check that it appends (keeping what b holds) whatever b's spare
+// capacity, none included, in every layout and at every alignment.
+func TestAppendFloatAppends(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	vals := []float64{
+		0, math.Copysign(0, -1), 1, -1, 0.5, 123.456, -123.456, 1e20, 1.5e20, 123456789012345680000,
+		1e21, 1e-6, 1.2345e-6, 1e-7, 5e-324, -math.MaxFloat64, 0.1, 1.0 / 3, 12345678.9, 1234567890123456.7,
+	}
+	for range 1000 {
+		vals = append(vals, r.Float64(), math.Float64frombits(r.Uint64()&^(0x7ff<<52)|uint64(r.IntN(0x7ff))<<52))
+	}
+	var want []byte
+	for _, f := range vals {
+		want = refFloat(want[:0], f)
+		for prefix := 0; prefix < 10; prefix++ {
+			for _, spare := range []int{0, 1, 7, floatRoom - 1, floatRoom, 100} {
+				b := make([]byte, prefix, prefix+spare)
+				for i := range b {
+					b[i] = 'p'
+				}
+				got := appendFloat(b, f)
+				if string(got[:prefix]) != strings.Repeat("p", prefix) || string(got[prefix:]) != string(want) {
+					t.Fatalf("appendFloat(%q (cap %d), %v) = %q, want the prefix then %s", b, cap(b), f, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendDoubles: a DOUBLE column's values, comma-separated, with null
+// for null rows, NaN and infinities, after what the buffer holds, whatever
+// its spare capacity.
+func TestAppendDoubles(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	specials := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), 1e21, -1e-7, 123.25, math.MaxFloat64}
+	for _, n := range []int{1, 2, 3, 10, 100} {
+		for range 50 {
+			var c compute.Column
+			c.ResetBitmap(def.Double, n, false)
+			var want strings.Builder
+			for i := range n {
+				f := r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
+				if r.IntN(4) == 0 {
+					f = specials[r.IntN(len(specials))]
+				}
+				c.F64[i] = f
+				if r.IntN(5) == 0 {
+					c.Valid.Clear(i)
+				}
+				if i > 0 {
+					want.WriteByte(',')
+				}
+				if !c.Valid.Get(i) || math.IsNaN(f) || math.IsInf(f, 0) {
+					want.WriteString("null")
+				} else {
+					want.Write(refFloat(nil, f))
+				}
+			}
+			for _, spare := range []int{0, 5, 1000, 3 + n*(floatMax+1) + floatRoom} {
+				b := append(make([]byte, 0, 3+spare), `"x"`...)
+				got := appendDoubles(b, &c, n)
+				if string(got) != `"x"`+want.String() {
+					t.Fatalf("appendDoubles = %s, want \"x\"%s", got, want.String())
+				}
+			}
+		}
+	}
+}
+
+// TestAppendDoublesLongest: a column of the longest values, which the
+// room appendDoubles reserves must hold.
+func TestAppendDoublesLongest(t *testing.T) {
+	for _, f := range []float64{-7.0881009370104256e-6, -1.2345678901234567e-300, -1.2345678901234567e20} {
+		want := refFloat(nil, f)
+		if f == -7.0881009370104256e-6 && len(want) != floatMax {
+			t.Fatalf("%s: %d bytes; floatMax is %d", want, len(want), floatMax)
+		}
+		for _, n := range []int{1, 2, 50, 100, 1000} {
+			var c compute.Column
+			c.ResetBitmap(def.Double, n, false)
+			for i := range c.F64 {
+				c.F64[i] = f
+			}
+			for _, prefix := range []int{0, 1, 7} {
+				b := make([]byte, prefix)
+				got := appendDoubles(b, &c, n)
+				if len(got) != prefix+n*(len(want)+1)-1 || !bytes.Equal(got[prefix:prefix+len(want)], want) || !bytes.HasSuffix(got, want) {
+					t.Fatalf("%d × %s: %d bytes: %.60s…", n, want, len(got), got)
+				}
+			}
+		}
+	}
+}
+
 // FuzzAppendFloat: appendFloat matches the reference on any finite
 // double, and its output parses back to the same double.
 func FuzzAppendFloat(f *testing.F) {
@@ -263,5 +362,38 @@ func BenchmarkAppendFloat(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkAppendDoubles formats columns of 100 doubles as
+// get-online-features does: uniform in [0, 1), as the wide benchmark's
+// features, or short decimals (12.5, 0.25). It cycles through 64 columns,
+// so that branch predictors cannot learn one column's digits.
+//
+//	go test ./serve -run '^$' -bench AppendDoubles -count 10 | benchstat -
+func BenchmarkAppendDoubles(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, set := range []string{"uniform", "short"} {
+		cols := make([]compute.Column, 64)
+		for k := range cols {
+			c := &cols[k]
+			c.ResetBitmap(def.Double, 100, false)
+			for i := range c.F64 {
+				c.F64[i] = r.Float64()
+				if set == "short" {
+					c.F64[i] = float64(r.IntN(10000)) / 4
+				}
+			}
+		}
+		b.Run("set="+set, func(b *testing.B) {
+			buf := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			k := 0
+			for b.Loop() {
+				buf = appendDoubles(buf[:0], &cols[k%len(cols)], 100)
+				k++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/value")
+		})
 	}
 }

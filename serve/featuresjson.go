@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -311,20 +311,11 @@ func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurest
 	return append(b, "]}"...)
 }
 
-// appendDoubles appends the n values of a DOUBLE column, comma-separated.
+// appendDoubles appends the n values of a DOUBLE column, comma-separated,
+// with putFloats in room reserved for the column at once.
 func appendDoubles(b []byte, c *compute.Column, n int) []byte {
-	f64 := c.F64[:n]
-	for i, f := range f64 {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if !c.Valid.Get(i) || math.IsNaN(f) || math.IsInf(f, 0) {
-			b = append(b, "null"...)
-			continue
-		}
-		b = appendFloat(b, f)
-	}
-	return b
+	b = slices.Grow(b, n*(floatMax+1)+floatRoom)
+	return b[:putFloats(b[:cap(b)], len(b), c.F64[:n], c.Valid)]
 }
 
 // allPresent reports whether every one of the n rows is PRESENT.
@@ -370,26 +361,28 @@ func statusAt(c *compute.Column, st []featurestore.Status, i int) featurestore.S
 
 // formatTimes formats event times (microseconds) as quoted RFC 3339 into
 // r.times, one per entity, comma-separated: the event_timestamps of every
-// feature of one view.
+// feature of one view. A time equal to the one before is copied, not
+// formatted again: the entities of a view materialised from one batch
+// share their event time.
 func (r *onlineRequest) formatTimes(ts []int64) {
 	b := r.times[:0]
-	for i := 0; i < r.n; i++ {
+	prev, pe := 0, 0 // where the time before starts and ends in b
+	for i, t := range ts[:r.n] {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if ts[i] == 0 {
+		start := len(b)
+		switch {
+		case t == 0:
 			b = append(b, epochJSON...)
-		} else {
-			b = appendTime(b, ts[i])
+		case i > 0 && t == ts[i-1]:
+			b = append(b, b[prev:pe]...)
+		default:
+			b = appendTime(b, t)
 		}
+		prev, pe = start, len(b)
 	}
 	r.times = b
-}
-
-func appendTime(b []byte, us int64) []byte {
-	b = append(b, '"')
-	b = time.UnixMicro(us).UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
 }
 
 // appendValue appends row i of c as a JSON value: null when null or not a

@@ -20,14 +20,23 @@ func BenchmarkAppendKey(b *testing.B) {
 	}
 }
 
-func fiftyFeatures() (*Layout, []byte) {
+// fiftyFeaturesLayout is a layout of 50 DOUBLE features and two
+// aggregations.
+func fiftyFeaturesLayout() *Layout {
 	l := &Layout{SchemaVersion: 1}
-	v := &Value{HasRow: true, EventTS: 1, Created: 2}
 	for i := 0; i < 50; i++ {
 		l.Features = append(l.Features, def.Double)
-		v.Features = append(v.Features, Scalar{F: float64(i)})
 	}
 	l.Aggs = []AggLayout{{Func: def.Sum, In: def.Double}, {Func: def.Count}}
+	return l
+}
+
+func fiftyFeatures() (*Layout, []byte) {
+	l := fiftyFeaturesLayout()
+	v := &Value{HasRow: true, EventTS: 1, Created: 2}
+	for i := range l.Features {
+		v.Features = append(v.Features, Scalar{F: float64(i)})
+	}
 	for range l.Aggs {
 		var tiles compute.Tiles
 		for k := 0; k < 12; k++ {

@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -234,4 +235,59 @@ func FuzzDecodeKey(f *testing.F) {
 			t.Fatalf("key re-encodes differently: %x vs %x", b, again)
 		}
 	})
+}
+
+// TestReaderVarint compares reader.varint, whose values of up to 8 bytes
+// are decoded from one word, with binary.Varint and the minimal-encoding
+// rule: on every length, followed by more bytes or not, on non-minimal
+// and truncated encodings, and on random bytes.
+func TestReaderVarint(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		want, n := binary.Varint(b)
+		wantOK := n > 0 && !(n > 1 && b[n-1] == 0)
+		r := reader{b: b}
+		got := r.varint("x")
+		switch {
+		case wantOK != (r.err == nil):
+			t.Fatalf("% x: error %v, want ok %v", b, r.err, wantOK)
+		case wantOK && (got != want || len(r.b) != len(b)-n):
+			t.Fatalf("% x: %d with %d bytes left, want %d with %d", b, got, len(r.b), want, len(b)-n)
+		}
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	vals := []int64{0, 1, -1, 63, -64, 64, math.MaxInt64, math.MinInt64, 1 << 55, -1 << 55, 1<<62 - 1}
+	for bitsN := 0; bitsN < 64; bitsN++ {
+		x := r.Int64() >> (63 - bitsN) // bitsN bits at most
+		vals = append(vals, 1<<bitsN, -1<<bitsN, 1<<bitsN-1, x, -x)
+	}
+	for range 20000 {
+		vals = append(vals, r.Int64())
+	}
+	for _, v := range vals {
+		enc := binary.AppendVarint(nil, v)
+		for tail := 0; tail <= 9; tail++ {
+			b := append(bytes.Clone(enc), make([]byte, tail)...)
+			for i := len(enc); i < len(b); i++ {
+				b[i] = byte(r.Uint32())
+			}
+			check(b)
+			check(b[:len(enc)-1]) // truncated
+		}
+		// Non-minimal: a continuation byte and a zero byte more.
+		nm := bytes.Clone(enc)
+		nm[len(nm)-1] |= 0x80
+		check(append(nm, 0))
+		check(append(nm, 0, 1, 2, 3, 4, 5, 6, 7, 8))
+	}
+	for range 100000 {
+		b := make([]byte, r.IntN(14))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+			if r.IntN(3) > 0 {
+				b[i] |= 0x80
+			}
+		}
+		check(b)
+	}
 }
