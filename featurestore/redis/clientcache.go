@@ -474,12 +474,8 @@ const expiryBytes = 8
 // are served from it; the misses are read with one pipeline, an MGET and
 // a PTTL per key, and cached.
 func (s *Store) getCached(ctx context.Context, keys [][]byte, fn func(i int, value []byte)) error {
-	g := getPool.Get().(*getScratch)
-	defer func() {
-		if g.reply.Cap() <= maxPooledReply {
-			getPool.Put(g)
-		}
-	}()
+	g := takeGetScratch()
+	defer g.release()
 	c := s.cc
 	now := time.Now().UnixNano()
 	g.miss, g.gens = g.miss[:0], g.gens[:0]
@@ -548,29 +544,21 @@ func at(idx []int32, j int) int {
 // each), serves what it found and caches it. The pipeline is sent again
 // once after a network error that is not a timeout, as getSingle's MGET.
 func (s *Store) readMisses(ctx context.Context, g *getScratch, keys [][]byte, lo, hi int, fn func(i int, value []byte)) error {
-	g.args = append(g.args[:0], "mget")
-	for j := lo; j < hi; j++ {
-		g.args = append(g.args, &g.keys[j])
-	}
-	var (
-		sent time.Time
-		err  error
-	)
-	for attempt := 0; attempt < 2; attempt++ {
+	g.mgetArgs(lo, hi)
+	var sent time.Time
+	err := sendRetrying(ctx, func() error {
 		g.reply.Reset()
 		g.ttls.Reset()
 		sent = time.Now()
-		_, err = s.single.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		_, err := s.single.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			_ = p.Process(ctx, goredis.NewRawWriteToCmd(ctx, &g.reply, g.args...))
 			for j := lo; j < hi; j++ {
 				_ = p.Process(ctx, goredis.NewRawWriteToCmd(ctx, &g.ttls, "pttl", &g.keys[j]))
 			}
 			return nil
 		})
-		if err == nil || !retryable(ctx, err) {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -321,27 +321,16 @@ const maxPooledReply = 1 << 20
 // not a timeout, as go-redis retries its own commands (RawWriteToCmd opts
 // out of that, as it cannot undo what it wrote).
 func (s *Store) getSingle(ctx context.Context, keys [][]byte, fn func(i int, value []byte)) error {
-	g := getPool.Get().(*getScratch)
-	defer func() {
-		if g.reply.Cap() <= maxPooledReply {
-			getPool.Put(g)
-		}
-	}()
+	g := takeGetScratch()
+	defer g.release()
 	g.buildKeys(s, keys, nil)
 	for lo := 0; lo < len(keys); lo += maxBatch {
 		hi := min(lo+maxBatch, len(keys))
-		g.args = append(g.args[:0], "mget")
-		for j := lo; j < hi; j++ {
-			g.args = append(g.args, &g.keys[j])
-		}
-		var err error
-		for attempt := 0; attempt < 2; attempt++ {
+		g.mgetArgs(lo, hi)
+		err := sendRetrying(ctx, func() error {
 			g.reply.Reset()
-			cmd := goredis.NewRawWriteToCmd(ctx, &g.reply, g.args...)
-			if err = s.single.Process(ctx, cmd); err == nil || !retryable(ctx, err) {
-				break
-			}
-		}
+			return s.single.Process(ctx, goredis.NewRawWriteToCmd(ctx, &g.reply, g.args...))
+		})
 		if err != nil {
 			return err
 		}
@@ -350,6 +339,35 @@ func (s *Store) getSingle(ctx context.Context, keys [][]byte, fn func(i int, val
 		}
 	}
 	return nil
+}
+
+func takeGetScratch() *getScratch { return getPool.Get().(*getScratch) }
+
+// release returns g to the pool, unless one huge read grew its reply
+// buffer past maxPooledReply.
+func (g *getScratch) release() {
+	if g.reply.Cap() <= maxPooledReply {
+		getPool.Put(g)
+	}
+}
+
+// mgetArgs sets g.args to an MGET of g.keys[lo:hi].
+func (g *getScratch) mgetArgs(lo, hi int) {
+	g.args = append(g.args[:0], "mget")
+	for j := lo; j < hi; j++ {
+		g.args = append(g.args, &g.keys[j])
+	}
+}
+
+// sendRetrying calls send, and once more after a network error that is
+// not a timeout (see retryable): go-redis's own retry of a command, which
+// RawWriteToCmd opts out of. send must reset what it writes into.
+func sendRetrying(ctx context.Context, send func() error) error {
+	err := send()
+	if err != nil && retryable(ctx, err) {
+		err = send()
+	}
+	return err
 }
 
 // retryable reports whether a failed read may be sent again: a broken
