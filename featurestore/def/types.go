@@ -141,6 +141,8 @@ type Feature struct {
 	Expr        string
 	Description string
 	Tags        map[string]string
+	// Expect is the feature's data-quality gate; nil when none.
+	Expect *Expectation
 }
 
 // Expression returns the feature's expression, defaulting to its name.
@@ -161,6 +163,8 @@ type Aggregation struct {
 	// Hop is the tile length; Window when zero in the definition.
 	Hop         time.Duration
 	Description string
+	// Expect is the aggregate's data-quality gate; nil when none.
+	Expect *Expectation
 }
 
 // FeatureView is a group of features from one source for one or more
@@ -174,6 +178,9 @@ type FeatureView struct {
 	Features     []Feature
 	Aggregations []Aggregation
 	Online       bool
+	// MaxFreshnessLag bounds how far the view's newest event may lag the
+	// time it is materialised or served at; 0 means no freshness gate.
+	MaxFreshnessLag time.Duration
 	Meta
 }
 
@@ -218,9 +225,10 @@ type LoggingConfig struct {
 
 // FeatureService is a named set of feature references.
 type FeatureService struct {
-	Name     string
-	Features []string
-	Logging  LoggingConfig
+	Name       string
+	Features   []string
+	Logging    LoggingConfig
+	Monitoring MonitoringConfig
 	Meta
 }
 

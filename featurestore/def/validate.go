@@ -330,6 +330,7 @@ func (v *validator) featureView(fv *FeatureView, report reporter) {
 		}
 	}
 	checkDuration(report, "ttl", fv.TTL, false)
+	checkDuration(report, "max_freshness_lag", fv.MaxFreshnessLag, false)
 	if len(fv.Features)+len(fv.Aggregations) == 0 {
 		report("", "a feature view needs at least one feature or aggregation")
 	}
@@ -353,6 +354,7 @@ func (v *validator) featureView(fv *FeatureView, report reporter) {
 		if !f.Type.Valid() {
 			report(field+".type", "missing type for feature %q", f.Name)
 		}
+		checkExpect(report, field+".expect", f.Expect, f.Type, f.Type.Valid())
 		if f.Expr == "" && src != nil && len(src.Schema) > 0 {
 			if _, ok := src.Column(f.Name); !ok {
 				report(field+".expr", "no expression and source %q has no column %q%s", src.Name, f.Name, hint(f.Name, schemaNames(src)))
@@ -365,6 +367,7 @@ func (v *validator) featureView(fv *FeatureView, report reporter) {
 		if !a.Func.Valid() {
 			report(field+".function", "missing function: COUNT, SUM, MEAN, MIN, MAX, LAST or STDDEV")
 		}
+		checkExpect(report, field+".expect", a.Expect, 0, false)
 		if a.Expr == "" && a.Func != Count && a.Func.Valid() {
 			report(field+".expr", "missing expression: only COUNT may omit it")
 		}
@@ -434,6 +437,7 @@ func (v *validator) onDemandView(od *OnDemandFeatureView, report reporter) {
 		if f.Expr == "" {
 			report(field+".expr", "missing expression: on-demand features are computed, not read")
 		}
+		checkExpect(report, field+".expect", f.Expect, f.Type, f.Type.Valid())
 	}
 }
 
@@ -454,6 +458,7 @@ func (v *validator) featureService(s *FeatureService, report reporter) {
 	if r := s.Logging.SampleRate; math.IsNaN(r) || r < 0 || r > 1 {
 		report("logging.sample_rate", "sample rate %v is not in [0, 1]", r)
 	}
+	v.monitoring(s, report)
 }
 
 func (v *validator) model(m *Model, report reporter) {

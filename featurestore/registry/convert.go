@@ -181,7 +181,7 @@ func featuresToDef(fs []*fstorev1.Feature) []def.Feature {
 	}
 	out := make([]def.Feature, len(fs))
 	for i, f := range fs {
-		out[i] = def.Feature{Name: f.GetName(), Type: def.ValueType(f.GetType()), Expr: f.GetExpr(), Description: f.GetDescription(), Tags: copyTags(f.GetTags())}
+		out[i] = def.Feature{Name: f.GetName(), Type: def.ValueType(f.GetType()), Expr: f.GetExpr(), Description: f.GetDescription(), Tags: copyTags(f.GetTags()), Expect: expectToDef(f.GetExpect())}
 	}
 	return out
 }
@@ -192,7 +192,7 @@ func featuresFromDef(fs []def.Feature) []*fstorev1.Feature {
 	}
 	out := make([]*fstorev1.Feature, len(fs))
 	for i, f := range fs {
-		out[i] = &fstorev1.Feature{Name: f.Name, Type: fstorev1.ValueType(f.Type), Expr: f.Expr, Description: f.Description, Tags: copyTags(f.Tags)}
+		out[i] = &fstorev1.Feature{Name: f.Name, Type: fstorev1.ValueType(f.Type), Expr: f.Expr, Description: f.Description, Tags: copyTags(f.Tags), Expect: expectFromDef(f.Expect)}
 	}
 	return out
 }
@@ -207,6 +207,8 @@ func viewToDef(p *fstorev1.FeatureView) *def.FeatureView {
 		Features: featuresToDef(p.GetFeatures()),
 		Online:   p.Online == nil || *p.Online,
 		Meta:     meta(p.GetDescription(), p.GetOwner(), p.GetTags()),
+
+		MaxFreshnessLag: durToDef(p.GetMaxFreshnessLag()),
 	}
 	for _, a := range p.GetAggregations() {
 		w, h := durToDef(a.GetWindow()), durToDef(a.GetHop())
@@ -215,7 +217,7 @@ func viewToDef(p *fstorev1.FeatureView) *def.FeatureView {
 		}
 		v.Aggregations = append(v.Aggregations, def.Aggregation{
 			Name: a.GetName(), Func: def.AggFunc(a.GetFunction()), Expr: a.GetExpr(),
-			Window: w, Hop: h, Description: a.GetDescription(),
+			Window: w, Hop: h, Description: a.GetDescription(), Expect: expectToDef(a.GetExpect()),
 		})
 	}
 	return v
@@ -234,11 +236,14 @@ func viewFromDef(v *def.FeatureView) *fstorev1.FeatureView {
 		Owner:       v.Owner,
 		Tags:        copyTags(v.Tags),
 		Description: v.Description,
+
+		MaxFreshnessLag: durFromDef(v.MaxFreshnessLag),
 	}
 	for _, a := range v.Aggregations {
 		p.Aggregations = append(p.Aggregations, &fstorev1.Aggregation{
 			Name: a.Name, Function: fstorev1.AggregationFunction(a.Func), Expr: a.Expr,
 			Window: durFromDef(a.Window), Hop: durFromDef(a.Hop), Description: a.Description,
+			Expect: expectFromDef(a.Expect),
 		})
 	}
 	return p
@@ -272,6 +277,8 @@ func serviceToDef(p *fstorev1.FeatureService) *def.FeatureService {
 		Features: append([]string(nil), p.GetFeatures()...),
 		Logging:  def.LoggingConfig{SampleRate: p.GetLogging().GetSampleRate(), Destination: p.GetLogging().GetDestination()},
 		Meta:     meta(p.GetDescription(), p.GetOwner(), p.GetTags()),
+
+		Monitoring: monitoringToDef(p.GetMonitoring()),
 	}
 }
 
@@ -282,6 +289,7 @@ func serviceFromDef(s *def.FeatureService) *fstorev1.FeatureService {
 		Owner:       s.Owner,
 		Tags:        copyTags(s.Tags),
 		Description: s.Description,
+		Monitoring:  monitoringFromDef(s.Monitoring),
 	}
 	if s.Logging != (def.LoggingConfig{}) {
 		p.Logging = &fstorev1.FeatureLoggingConfig{SampleRate: s.Logging.SampleRate, Destination: s.Logging.Destination}

@@ -115,8 +115,18 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-// resolvePaths makes relative Parquet paths absolute against dir.
+// resolvePaths makes relative Parquet paths and monitoring baselines
+// absolute against dir.
 func resolvePaths(d *fstorev1.Definitions, dir string) {
+	for _, s := range d.GetFeatureServices() {
+		m := s.GetMonitoring()
+		if m == nil || m.GetBaseline() == "" || filepath.IsAbs(m.GetBaseline()) {
+			continue
+		}
+		if abs, err := filepath.Abs(filepath.Join(dir, m.GetBaseline())); err == nil {
+			m.Baseline = abs
+		}
+	}
 	for _, s := range d.GetSources() {
 		pq := s.GetParquet()
 		if pq == nil || pq.GetPath() == "" || filepath.IsAbs(pq.GetPath()) {

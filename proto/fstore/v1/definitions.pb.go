@@ -510,12 +510,15 @@ type FeatureView struct {
 	// Windowed aggregations.
 	Aggregations []*Aggregation `protobuf:"bytes,7,rep,name=aggregations,proto3" json:"aggregations,omitempty"`
 	// Whether the view is materialised into the online store. Default true.
-	Online        *bool             `protobuf:"varint,8,opt,name=online,proto3,oneof" json:"online,omitempty"`
-	Owner         string            `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
-	Tags          map[string]string `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Description   string            `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Online      *bool             `protobuf:"varint,8,opt,name=online,proto3,oneof" json:"online,omitempty"`
+	Owner       string            `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
+	Tags        map[string]string `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Description string            `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
+	// Largest allowed lag of the view's newest event behind the time it is
+	// materialised or served at; unset means no freshness gate.
+	MaxFreshnessLag *durationpb.Duration `protobuf:"bytes,12,opt,name=max_freshness_lag,json=maxFreshnessLag,proto3" json:"max_freshness_lag,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -625,6 +628,13 @@ func (x *FeatureView) GetDescription() string {
 	return ""
 }
 
+func (x *FeatureView) GetMaxFreshnessLag() *durationpb.Duration {
+	if x != nil {
+		return x.MaxFreshnessLag
+	}
+	return nil
+}
+
 // Feature is a plain feature: an expression over source columns (or, in an
 // on-demand view, over request fields and input features).
 type Feature struct {
@@ -634,9 +644,11 @@ type Feature struct {
 	// Result type.
 	Type ValueType `protobuf:"varint,2,opt,name=type,proto3,enum=fstore.v1.ValueType" json:"type,omitempty"`
 	// Expression; empty means the source column of the same name.
-	Expr          string            `protobuf:"bytes,3,opt,name=expr,proto3" json:"expr,omitempty"`
-	Description   string            `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	Tags          map[string]string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Expr        string            `protobuf:"bytes,3,opt,name=expr,proto3" json:"expr,omitempty"`
+	Description string            `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Tags        map[string]string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Data-quality expectations on the feature's values.
+	Expect        *FeatureExpectation `protobuf:"bytes,6,opt,name=expect,proto3" json:"expect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,6 +718,110 @@ func (x *Feature) GetTags() map[string]string {
 	return nil
 }
 
+func (x *Feature) GetExpect() *FeatureExpectation {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
+// FeatureExpectation is a data-quality gate on one feature's values. Row
+// rules (min, max, allowed_values, not_nan) are checked per value; batch
+// rules (max_null_fraction, max_distinct) over a batch of values. Gates are
+// enforced at backfill (reported in the profile; --strict fails), at
+// materialise (a violating batch is not written), at push (a violating
+// event is rejected) and at serve (violations are counted).
+type FeatureExpectation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Smallest allowed value (numbers; timestamps in microseconds).
+	Min *float64 `protobuf:"fixed64,1,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	// Largest allowed value.
+	Max *float64 `protobuf:"fixed64,2,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// Largest allowed fraction of null values in a batch, in [0, 1].
+	MaxNullFraction *float64 `protobuf:"fixed64,3,opt,name=max_null_fraction,json=maxNullFraction,proto3,oneof" json:"max_null_fraction,omitempty"`
+	// The only values allowed (STRING, INT64 or BOOL features, written as
+	// text: "card", "42", "true").
+	AllowedValues []string `protobuf:"bytes,4,rep,name=allowed_values,json=allowedValues,proto3" json:"allowed_values,omitempty"`
+	// Largest allowed number of distinct values in a batch.
+	MaxDistinct *int64 `protobuf:"varint,5,opt,name=max_distinct,json=maxDistinct,proto3,oneof" json:"max_distinct,omitempty"`
+	// NaN is not allowed (DOUBLE).
+	NotNan        bool `protobuf:"varint,6,opt,name=not_nan,json=notNan,proto3" json:"not_nan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeatureExpectation) Reset() {
+	*x = FeatureExpectation{}
+	mi := &file_fstore_v1_definitions_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureExpectation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureExpectation) ProtoMessage() {}
+
+func (x *FeatureExpectation) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_definitions_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureExpectation.ProtoReflect.Descriptor instead.
+func (*FeatureExpectation) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *FeatureExpectation) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *FeatureExpectation) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *FeatureExpectation) GetMaxNullFraction() float64 {
+	if x != nil && x.MaxNullFraction != nil {
+		return *x.MaxNullFraction
+	}
+	return 0
+}
+
+func (x *FeatureExpectation) GetAllowedValues() []string {
+	if x != nil {
+		return x.AllowedValues
+	}
+	return nil
+}
+
+func (x *FeatureExpectation) GetMaxDistinct() int64 {
+	if x != nil && x.MaxDistinct != nil {
+		return *x.MaxDistinct
+	}
+	return 0
+}
+
+func (x *FeatureExpectation) GetNotNan() bool {
+	if x != nil {
+		return x.NotNan
+	}
+	return false
+}
+
 // Aggregation is a windowed aggregation, tile-aligned: with hop H and
 // window W (a multiple of H), the value at time t aggregates the events with
 // event_ts <= t and floor(event_ts/H) > floor(t/H) - W/H.
@@ -719,15 +835,17 @@ type Aggregation struct {
 	// Window length, a positive multiple of hop.
 	Window *durationpb.Duration `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
 	// Tile length; unset means one tile per window (hop = window).
-	Hop           *durationpb.Duration `protobuf:"bytes,5,opt,name=hop,proto3" json:"hop,omitempty"`
-	Description   string               `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Hop         *durationpb.Duration `protobuf:"bytes,5,opt,name=hop,proto3" json:"hop,omitempty"`
+	Description string               `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// Data-quality expectations on the aggregate's values.
+	Expect        *FeatureExpectation `protobuf:"bytes,7,opt,name=expect,proto3" json:"expect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Aggregation) Reset() {
 	*x = Aggregation{}
-	mi := &file_fstore_v1_definitions_proto_msgTypes[8]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +857,7 @@ func (x *Aggregation) String() string {
 func (*Aggregation) ProtoMessage() {}
 
 func (x *Aggregation) ProtoReflect() protoreflect.Message {
-	mi := &file_fstore_v1_definitions_proto_msgTypes[8]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +870,7 @@ func (x *Aggregation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregation.ProtoReflect.Descriptor instead.
 func (*Aggregation) Descriptor() ([]byte, []int) {
-	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{8}
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Aggregation) GetName() string {
@@ -797,6 +915,13 @@ func (x *Aggregation) GetDescription() string {
 	return ""
 }
 
+func (x *Aggregation) GetExpect() *FeatureExpectation {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
 // OnDemandFeatureView computes features at request time (and identically at
 // backfill time) from request-context fields and other features.
 type OnDemandFeatureView struct {
@@ -819,7 +944,7 @@ type OnDemandFeatureView struct {
 
 func (x *OnDemandFeatureView) Reset() {
 	*x = OnDemandFeatureView{}
-	mi := &file_fstore_v1_definitions_proto_msgTypes[9]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +956,7 @@ func (x *OnDemandFeatureView) String() string {
 func (*OnDemandFeatureView) ProtoMessage() {}
 
 func (x *OnDemandFeatureView) ProtoReflect() protoreflect.Message {
-	mi := &file_fstore_v1_definitions_proto_msgTypes[9]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +969,7 @@ func (x *OnDemandFeatureView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnDemandFeatureView.ProtoReflect.Descriptor instead.
 func (*OnDemandFeatureView) Descriptor() ([]byte, []int) {
-	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{9}
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *OnDemandFeatureView) GetName() string {
@@ -904,17 +1029,19 @@ type FeatureService struct {
 	// Feature references: view:feature or view:* (every feature of the view).
 	Features []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
 	// Logging of served rows for skew checks.
-	Logging       *FeatureLoggingConfig `protobuf:"bytes,3,opt,name=logging,proto3" json:"logging,omitempty"`
-	Owner         string                `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
-	Tags          map[string]string     `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Description   string                `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Logging     *FeatureLoggingConfig `protobuf:"bytes,3,opt,name=logging,proto3" json:"logging,omitempty"`
+	Owner       string                `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	Tags        map[string]string     `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Description string                `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// Continuous skew and drift monitoring of the served features.
+	Monitoring    *FeatureMonitoringConfig `protobuf:"bytes,7,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FeatureService) Reset() {
 	*x = FeatureService{}
-	mi := &file_fstore_v1_definitions_proto_msgTypes[10]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1053,7 @@ func (x *FeatureService) String() string {
 func (*FeatureService) ProtoMessage() {}
 
 func (x *FeatureService) ProtoReflect() protoreflect.Message {
-	mi := &file_fstore_v1_definitions_proto_msgTypes[10]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1066,7 @@ func (x *FeatureService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureService.ProtoReflect.Descriptor instead.
 func (*FeatureService) Descriptor() ([]byte, []int) {
-	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{10}
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FeatureService) GetName() string {
@@ -984,6 +1111,227 @@ func (x *FeatureService) GetDescription() string {
 	return ""
 }
 
+func (x *FeatureService) GetMonitoring() *FeatureMonitoringConfig {
+	if x != nil {
+		return x.Monitoring
+	}
+	return nil
+}
+
+// FeatureMonitoringConfig turns on continuous skew and drift monitoring of a
+// feature service's served values against a baseline profile.
+type FeatureMonitoringConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the service's served features are monitored.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Tumbling window length; unset means 5 minutes.
+	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	// Baseline profile file (fstore.profile JSON) to compare with when no
+	// model of the service carries one; a relative path is resolved against
+	// the directory of the definitions file.
+	Baseline string `protobuf:"bytes,3,opt,name=baseline,proto3" json:"baseline,omitempty"`
+	// Thresholds for every feature of the service; unset fields take the
+	// documented defaults.
+	Thresholds *DriftThresholds `protobuf:"bytes,4,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
+	// Per-feature thresholds, keyed by view__feature, over the service's.
+	FeatureThresholds map[string]*DriftThresholds `protobuf:"bytes,5,rep,name=feature_thresholds,json=featureThresholds,proto3" json:"feature_thresholds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *FeatureMonitoringConfig) Reset() {
+	*x = FeatureMonitoringConfig{}
+	mi := &file_fstore_v1_definitions_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureMonitoringConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureMonitoringConfig) ProtoMessage() {}
+
+func (x *FeatureMonitoringConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_definitions_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureMonitoringConfig.ProtoReflect.Descriptor instead.
+func (*FeatureMonitoringConfig) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FeatureMonitoringConfig) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *FeatureMonitoringConfig) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *FeatureMonitoringConfig) GetBaseline() string {
+	if x != nil {
+		return x.Baseline
+	}
+	return ""
+}
+
+func (x *FeatureMonitoringConfig) GetThresholds() *DriftThresholds {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *FeatureMonitoringConfig) GetFeatureThresholds() map[string]*DriftThresholds {
+	if x != nil {
+		return x.FeatureThresholds
+	}
+	return nil
+}
+
+// DriftThresholds are the warn and alert levels of the drift distances.
+// Unset fields take the defaults documented in skewcheck/drift.
+type DriftThresholds struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PsiWarn       *float64               `protobuf:"fixed64,1,opt,name=psi_warn,json=psiWarn,proto3,oneof" json:"psi_warn,omitempty"`
+	PsiAlert      *float64               `protobuf:"fixed64,2,opt,name=psi_alert,json=psiAlert,proto3,oneof" json:"psi_alert,omitempty"`
+	JsWarn        *float64               `protobuf:"fixed64,3,opt,name=js_warn,json=jsWarn,proto3,oneof" json:"js_warn,omitempty"`
+	JsAlert       *float64               `protobuf:"fixed64,4,opt,name=js_alert,json=jsAlert,proto3,oneof" json:"js_alert,omitempty"`
+	KsWarn        *float64               `protobuf:"fixed64,5,opt,name=ks_warn,json=ksWarn,proto3,oneof" json:"ks_warn,omitempty"`
+	KsAlert       *float64               `protobuf:"fixed64,6,opt,name=ks_alert,json=ksAlert,proto3,oneof" json:"ks_alert,omitempty"`
+	LinfWarn      *float64               `protobuf:"fixed64,7,opt,name=linf_warn,json=linfWarn,proto3,oneof" json:"linf_warn,omitempty"`
+	LinfAlert     *float64               `protobuf:"fixed64,8,opt,name=linf_alert,json=linfAlert,proto3,oneof" json:"linf_alert,omitempty"`
+	NullRateWarn  *float64               `protobuf:"fixed64,9,opt,name=null_rate_warn,json=nullRateWarn,proto3,oneof" json:"null_rate_warn,omitempty"`
+	NullRateAlert *float64               `protobuf:"fixed64,10,opt,name=null_rate_alert,json=nullRateAlert,proto3,oneof" json:"null_rate_alert,omitempty"`
+	// Fewest served values in a window for a verdict; fewer is
+	// "insufficient data", never a pass.
+	MinSamples    *int64 `protobuf:"varint,11,opt,name=min_samples,json=minSamples,proto3,oneof" json:"min_samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriftThresholds) Reset() {
+	*x = DriftThresholds{}
+	mi := &file_fstore_v1_definitions_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftThresholds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftThresholds) ProtoMessage() {}
+
+func (x *DriftThresholds) ProtoReflect() protoreflect.Message {
+	mi := &file_fstore_v1_definitions_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftThresholds.ProtoReflect.Descriptor instead.
+func (*DriftThresholds) Descriptor() ([]byte, []int) {
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DriftThresholds) GetPsiWarn() float64 {
+	if x != nil && x.PsiWarn != nil {
+		return *x.PsiWarn
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetPsiAlert() float64 {
+	if x != nil && x.PsiAlert != nil {
+		return *x.PsiAlert
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetJsWarn() float64 {
+	if x != nil && x.JsWarn != nil {
+		return *x.JsWarn
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetJsAlert() float64 {
+	if x != nil && x.JsAlert != nil {
+		return *x.JsAlert
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetKsWarn() float64 {
+	if x != nil && x.KsWarn != nil {
+		return *x.KsWarn
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetKsAlert() float64 {
+	if x != nil && x.KsAlert != nil {
+		return *x.KsAlert
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetLinfWarn() float64 {
+	if x != nil && x.LinfWarn != nil {
+		return *x.LinfWarn
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetLinfAlert() float64 {
+	if x != nil && x.LinfAlert != nil {
+		return *x.LinfAlert
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetNullRateWarn() float64 {
+	if x != nil && x.NullRateWarn != nil {
+		return *x.NullRateWarn
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetNullRateAlert() float64 {
+	if x != nil && x.NullRateAlert != nil {
+		return *x.NullRateAlert
+	}
+	return 0
+}
+
+func (x *DriftThresholds) GetMinSamples() int64 {
+	if x != nil && x.MinSamples != nil {
+		return *x.MinSamples
+	}
+	return 0
+}
+
 // FeatureLoggingConfig sets how served feature rows are logged.
 type FeatureLoggingConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -997,7 +1345,7 @@ type FeatureLoggingConfig struct {
 
 func (x *FeatureLoggingConfig) Reset() {
 	*x = FeatureLoggingConfig{}
-	mi := &file_fstore_v1_definitions_proto_msgTypes[11]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1357,7 @@ func (x *FeatureLoggingConfig) String() string {
 func (*FeatureLoggingConfig) ProtoMessage() {}
 
 func (x *FeatureLoggingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_fstore_v1_definitions_proto_msgTypes[11]
+	mi := &file_fstore_v1_definitions_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1370,7 @@ func (x *FeatureLoggingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureLoggingConfig.ProtoReflect.Descriptor instead.
 func (*FeatureLoggingConfig) Descriptor() ([]byte, []int) {
-	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{11}
+	return file_fstore_v1_definitions_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FeatureLoggingConfig) GetSampleRate() float64 {
@@ -1082,7 +1430,7 @@ const file_fstore_v1_definitions_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\"/\n" +
 	"\n" +
 	"PushSource\x12!\n" +
-	"\fbatch_source\x18\x01 \x01(\tR\vbatchSource\"\xd5\x03\n" +
+	"\fbatch_source\x18\x01 \x01(\tR\vbatchSource\"\x9c\x04\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bentities\x18\x02 \x03(\tR\bentities\x12\x16\n" +
@@ -1095,27 +1443,41 @@ const file_fstore_v1_definitions_proto_rawDesc = "" +
 	"\x05owner\x18\t \x01(\tR\x05owner\x124\n" +
 	"\x04tags\x18\n" +
 	" \x03(\v2 .fstore.v1.FeatureView.TagsEntryR\x04tags\x12 \n" +
-	"\vdescription\x18\v \x01(\tR\vdescription\x1a7\n" +
+	"\vdescription\x18\v \x01(\tR\vdescription\x12E\n" +
+	"\x11max_freshness_lag\x18\f \x01(\v2\x19.google.protobuf.DurationR\x0fmaxFreshnessLag\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\a_online\"\xe8\x01\n" +
+	"\a_online\"\x9f\x02\n" +
 	"\aFeature\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x14.fstore.v1.ValueTypeR\x04type\x12\x12\n" +
 	"\x04expr\x18\x03 \x01(\tR\x04expr\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x120\n" +
-	"\x04tags\x18\x05 \x03(\v2\x1c.fstore.v1.Feature.TagsEntryR\x04tags\x1a7\n" +
+	"\x04tags\x18\x05 \x03(\v2\x1c.fstore.v1.Feature.TagsEntryR\x04tags\x125\n" +
+	"\x06expect\x18\x06 \x01(\v2\x1d.fstore.v1.FeatureExpectationR\x06expect\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x02\n" +
+	"\x12FeatureExpectation\x12\x15\n" +
+	"\x03min\x18\x01 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x02 \x01(\x01H\x01R\x03max\x88\x01\x01\x12/\n" +
+	"\x11max_null_fraction\x18\x03 \x01(\x01H\x02R\x0fmaxNullFraction\x88\x01\x01\x12%\n" +
+	"\x0eallowed_values\x18\x04 \x03(\tR\rallowedValues\x12&\n" +
+	"\fmax_distinct\x18\x05 \x01(\x03H\x03R\vmaxDistinct\x88\x01\x01\x12\x17\n" +
+	"\anot_nan\x18\x06 \x01(\bR\x06notNanB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_maxB\x14\n" +
+	"\x12_max_null_fractionB\x0f\n" +
+	"\r_max_distinct\"\xaa\x02\n" +
 	"\vAggregation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
 	"\bfunction\x18\x02 \x01(\x0e2\x1e.fstore.v1.AggregationFunctionR\bfunction\x12\x12\n" +
 	"\x04expr\x18\x03 \x01(\tR\x04expr\x121\n" +
 	"\x06window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12+\n" +
 	"\x03hop\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x03hop\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xd9\x02\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x125\n" +
+	"\x06expect\x18\a \x01(\v2\x1d.fstore.v1.FeatureExpectationR\x06expect\"\xd9\x02\n" +
 	"\x13OnDemandFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
 	"\x0erequest_fields\x18\x02 \x03(\v2\x10.fstore.v1.FieldR\rrequestFields\x12\x16\n" +
@@ -1126,17 +1488,62 @@ const file_fstore_v1_definitions_proto_rawDesc = "" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\x02\n" +
 	"\x0eFeatureService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x129\n" +
 	"\alogging\x18\x03 \x01(\v2\x1f.fstore.v1.FeatureLoggingConfigR\alogging\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x127\n" +
 	"\x04tags\x18\x05 \x03(\v2#.fstore.v1.FeatureService.TagsEntryR\x04tags\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\x1a7\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12B\n" +
+	"\n" +
+	"monitoring\x18\a \x01(\v2\".fstore.v1.FeatureMonitoringConfigR\n" +
+	"monitoring\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x03\n" +
+	"\x17FeatureMonitoringConfig\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x121\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x1a\n" +
+	"\bbaseline\x18\x03 \x01(\tR\bbaseline\x12:\n" +
+	"\n" +
+	"thresholds\x18\x04 \x01(\v2\x1a.fstore.v1.DriftThresholdsR\n" +
+	"thresholds\x12h\n" +
+	"\x12feature_thresholds\x18\x05 \x03(\v29.fstore.v1.FeatureMonitoringConfig.FeatureThresholdsEntryR\x11featureThresholds\x1a`\n" +
+	"\x16FeatureThresholdsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.fstore.v1.DriftThresholdsR\x05value:\x028\x01\"\xb4\x04\n" +
+	"\x0fDriftThresholds\x12\x1e\n" +
+	"\bpsi_warn\x18\x01 \x01(\x01H\x00R\apsiWarn\x88\x01\x01\x12 \n" +
+	"\tpsi_alert\x18\x02 \x01(\x01H\x01R\bpsiAlert\x88\x01\x01\x12\x1c\n" +
+	"\ajs_warn\x18\x03 \x01(\x01H\x02R\x06jsWarn\x88\x01\x01\x12\x1e\n" +
+	"\bjs_alert\x18\x04 \x01(\x01H\x03R\ajsAlert\x88\x01\x01\x12\x1c\n" +
+	"\aks_warn\x18\x05 \x01(\x01H\x04R\x06ksWarn\x88\x01\x01\x12\x1e\n" +
+	"\bks_alert\x18\x06 \x01(\x01H\x05R\aksAlert\x88\x01\x01\x12 \n" +
+	"\tlinf_warn\x18\a \x01(\x01H\x06R\blinfWarn\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"linf_alert\x18\b \x01(\x01H\aR\tlinfAlert\x88\x01\x01\x12)\n" +
+	"\x0enull_rate_warn\x18\t \x01(\x01H\bR\fnullRateWarn\x88\x01\x01\x12+\n" +
+	"\x0fnull_rate_alert\x18\n" +
+	" \x01(\x01H\tR\rnullRateAlert\x88\x01\x01\x12$\n" +
+	"\vmin_samples\x18\v \x01(\x03H\n" +
+	"R\n" +
+	"minSamples\x88\x01\x01B\v\n" +
+	"\t_psi_warnB\f\n" +
+	"\n" +
+	"_psi_alertB\n" +
+	"\n" +
+	"\b_js_warnB\v\n" +
+	"\t_js_alertB\n" +
+	"\n" +
+	"\b_ks_warnB\v\n" +
+	"\t_ks_alertB\f\n" +
+	"\n" +
+	"_linf_warnB\r\n" +
+	"\v_linf_alertB\x11\n" +
+	"\x0f_null_rate_warnB\x12\n" +
+	"\x10_null_rate_alertB\x0e\n" +
+	"\f_min_samples\"Y\n" +
 	"\x14FeatureLoggingConfig\x12\x1f\n" +
 	"\vsample_rate\x18\x01 \x01(\x01R\n" +
 	"sampleRate\x12 \n" +
@@ -1154,67 +1561,79 @@ func file_fstore_v1_definitions_proto_rawDescGZIP() []byte {
 	return file_fstore_v1_definitions_proto_rawDescData
 }
 
-var file_fstore_v1_definitions_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_fstore_v1_definitions_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_fstore_v1_definitions_proto_goTypes = []any{
-	(*Definitions)(nil),          // 0: fstore.v1.Definitions
-	(*Entity)(nil),               // 1: fstore.v1.Entity
-	(*JoinKey)(nil),              // 2: fstore.v1.JoinKey
-	(*Source)(nil),               // 3: fstore.v1.Source
-	(*ParquetSource)(nil),        // 4: fstore.v1.ParquetSource
-	(*PushSource)(nil),           // 5: fstore.v1.PushSource
-	(*FeatureView)(nil),          // 6: fstore.v1.FeatureView
-	(*Feature)(nil),              // 7: fstore.v1.Feature
-	(*Aggregation)(nil),          // 8: fstore.v1.Aggregation
-	(*OnDemandFeatureView)(nil),  // 9: fstore.v1.OnDemandFeatureView
-	(*FeatureService)(nil),       // 10: fstore.v1.FeatureService
-	(*FeatureLoggingConfig)(nil), // 11: fstore.v1.FeatureLoggingConfig
-	nil,                          // 12: fstore.v1.Entity.TagsEntry
-	nil,                          // 13: fstore.v1.Source.TagsEntry
-	nil,                          // 14: fstore.v1.FeatureView.TagsEntry
-	nil,                          // 15: fstore.v1.Feature.TagsEntry
-	nil,                          // 16: fstore.v1.OnDemandFeatureView.TagsEntry
-	nil,                          // 17: fstore.v1.FeatureService.TagsEntry
-	(*Model)(nil),                // 18: fstore.v1.Model
-	(*Endpoint)(nil),             // 19: fstore.v1.Endpoint
-	(ValueType)(0),               // 20: fstore.v1.ValueType
-	(*Field)(nil),                // 21: fstore.v1.Field
-	(*durationpb.Duration)(nil),  // 22: google.protobuf.Duration
-	(AggregationFunction)(0),     // 23: fstore.v1.AggregationFunction
+	(*Definitions)(nil),             // 0: fstore.v1.Definitions
+	(*Entity)(nil),                  // 1: fstore.v1.Entity
+	(*JoinKey)(nil),                 // 2: fstore.v1.JoinKey
+	(*Source)(nil),                  // 3: fstore.v1.Source
+	(*ParquetSource)(nil),           // 4: fstore.v1.ParquetSource
+	(*PushSource)(nil),              // 5: fstore.v1.PushSource
+	(*FeatureView)(nil),             // 6: fstore.v1.FeatureView
+	(*Feature)(nil),                 // 7: fstore.v1.Feature
+	(*FeatureExpectation)(nil),      // 8: fstore.v1.FeatureExpectation
+	(*Aggregation)(nil),             // 9: fstore.v1.Aggregation
+	(*OnDemandFeatureView)(nil),     // 10: fstore.v1.OnDemandFeatureView
+	(*FeatureService)(nil),          // 11: fstore.v1.FeatureService
+	(*FeatureMonitoringConfig)(nil), // 12: fstore.v1.FeatureMonitoringConfig
+	(*DriftThresholds)(nil),         // 13: fstore.v1.DriftThresholds
+	(*FeatureLoggingConfig)(nil),    // 14: fstore.v1.FeatureLoggingConfig
+	nil,                             // 15: fstore.v1.Entity.TagsEntry
+	nil,                             // 16: fstore.v1.Source.TagsEntry
+	nil,                             // 17: fstore.v1.FeatureView.TagsEntry
+	nil,                             // 18: fstore.v1.Feature.TagsEntry
+	nil,                             // 19: fstore.v1.OnDemandFeatureView.TagsEntry
+	nil,                             // 20: fstore.v1.FeatureService.TagsEntry
+	nil,                             // 21: fstore.v1.FeatureMonitoringConfig.FeatureThresholdsEntry
+	(*Model)(nil),                   // 22: fstore.v1.Model
+	(*Endpoint)(nil),                // 23: fstore.v1.Endpoint
+	(ValueType)(0),                  // 24: fstore.v1.ValueType
+	(*Field)(nil),                   // 25: fstore.v1.Field
+	(*durationpb.Duration)(nil),     // 26: google.protobuf.Duration
+	(AggregationFunction)(0),        // 27: fstore.v1.AggregationFunction
 }
 var file_fstore_v1_definitions_proto_depIdxs = []int32{
 	1,  // 0: fstore.v1.Definitions.entities:type_name -> fstore.v1.Entity
 	3,  // 1: fstore.v1.Definitions.sources:type_name -> fstore.v1.Source
 	6,  // 2: fstore.v1.Definitions.feature_views:type_name -> fstore.v1.FeatureView
-	9,  // 3: fstore.v1.Definitions.on_demand_feature_views:type_name -> fstore.v1.OnDemandFeatureView
-	10, // 4: fstore.v1.Definitions.feature_services:type_name -> fstore.v1.FeatureService
-	18, // 5: fstore.v1.Definitions.models:type_name -> fstore.v1.Model
-	19, // 6: fstore.v1.Definitions.endpoints:type_name -> fstore.v1.Endpoint
+	10, // 3: fstore.v1.Definitions.on_demand_feature_views:type_name -> fstore.v1.OnDemandFeatureView
+	11, // 4: fstore.v1.Definitions.feature_services:type_name -> fstore.v1.FeatureService
+	22, // 5: fstore.v1.Definitions.models:type_name -> fstore.v1.Model
+	23, // 6: fstore.v1.Definitions.endpoints:type_name -> fstore.v1.Endpoint
 	2,  // 7: fstore.v1.Entity.join_keys:type_name -> fstore.v1.JoinKey
-	12, // 8: fstore.v1.Entity.tags:type_name -> fstore.v1.Entity.TagsEntry
-	20, // 9: fstore.v1.JoinKey.type:type_name -> fstore.v1.ValueType
+	15, // 8: fstore.v1.Entity.tags:type_name -> fstore.v1.Entity.TagsEntry
+	24, // 9: fstore.v1.JoinKey.type:type_name -> fstore.v1.ValueType
 	4,  // 10: fstore.v1.Source.parquet:type_name -> fstore.v1.ParquetSource
 	5,  // 11: fstore.v1.Source.push:type_name -> fstore.v1.PushSource
-	21, // 12: fstore.v1.Source.schema:type_name -> fstore.v1.Field
-	13, // 13: fstore.v1.Source.tags:type_name -> fstore.v1.Source.TagsEntry
-	22, // 14: fstore.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	25, // 12: fstore.v1.Source.schema:type_name -> fstore.v1.Field
+	16, // 13: fstore.v1.Source.tags:type_name -> fstore.v1.Source.TagsEntry
+	26, // 14: fstore.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
 	7,  // 15: fstore.v1.FeatureView.features:type_name -> fstore.v1.Feature
-	8,  // 16: fstore.v1.FeatureView.aggregations:type_name -> fstore.v1.Aggregation
-	14, // 17: fstore.v1.FeatureView.tags:type_name -> fstore.v1.FeatureView.TagsEntry
-	20, // 18: fstore.v1.Feature.type:type_name -> fstore.v1.ValueType
-	15, // 19: fstore.v1.Feature.tags:type_name -> fstore.v1.Feature.TagsEntry
-	23, // 20: fstore.v1.Aggregation.function:type_name -> fstore.v1.AggregationFunction
-	22, // 21: fstore.v1.Aggregation.window:type_name -> google.protobuf.Duration
-	22, // 22: fstore.v1.Aggregation.hop:type_name -> google.protobuf.Duration
-	21, // 23: fstore.v1.OnDemandFeatureView.request_fields:type_name -> fstore.v1.Field
-	7,  // 24: fstore.v1.OnDemandFeatureView.features:type_name -> fstore.v1.Feature
-	16, // 25: fstore.v1.OnDemandFeatureView.tags:type_name -> fstore.v1.OnDemandFeatureView.TagsEntry
-	11, // 26: fstore.v1.FeatureService.logging:type_name -> fstore.v1.FeatureLoggingConfig
-	17, // 27: fstore.v1.FeatureService.tags:type_name -> fstore.v1.FeatureService.TagsEntry
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	9,  // 16: fstore.v1.FeatureView.aggregations:type_name -> fstore.v1.Aggregation
+	17, // 17: fstore.v1.FeatureView.tags:type_name -> fstore.v1.FeatureView.TagsEntry
+	26, // 18: fstore.v1.FeatureView.max_freshness_lag:type_name -> google.protobuf.Duration
+	24, // 19: fstore.v1.Feature.type:type_name -> fstore.v1.ValueType
+	18, // 20: fstore.v1.Feature.tags:type_name -> fstore.v1.Feature.TagsEntry
+	8,  // 21: fstore.v1.Feature.expect:type_name -> fstore.v1.FeatureExpectation
+	27, // 22: fstore.v1.Aggregation.function:type_name -> fstore.v1.AggregationFunction
+	26, // 23: fstore.v1.Aggregation.window:type_name -> google.protobuf.Duration
+	26, // 24: fstore.v1.Aggregation.hop:type_name -> google.protobuf.Duration
+	8,  // 25: fstore.v1.Aggregation.expect:type_name -> fstore.v1.FeatureExpectation
+	25, // 26: fstore.v1.OnDemandFeatureView.request_fields:type_name -> fstore.v1.Field
+	7,  // 27: fstore.v1.OnDemandFeatureView.features:type_name -> fstore.v1.Feature
+	19, // 28: fstore.v1.OnDemandFeatureView.tags:type_name -> fstore.v1.OnDemandFeatureView.TagsEntry
+	14, // 29: fstore.v1.FeatureService.logging:type_name -> fstore.v1.FeatureLoggingConfig
+	20, // 30: fstore.v1.FeatureService.tags:type_name -> fstore.v1.FeatureService.TagsEntry
+	12, // 31: fstore.v1.FeatureService.monitoring:type_name -> fstore.v1.FeatureMonitoringConfig
+	26, // 32: fstore.v1.FeatureMonitoringConfig.window:type_name -> google.protobuf.Duration
+	13, // 33: fstore.v1.FeatureMonitoringConfig.thresholds:type_name -> fstore.v1.DriftThresholds
+	21, // 34: fstore.v1.FeatureMonitoringConfig.feature_thresholds:type_name -> fstore.v1.FeatureMonitoringConfig.FeatureThresholdsEntry
+	13, // 35: fstore.v1.FeatureMonitoringConfig.FeatureThresholdsEntry.value:type_name -> fstore.v1.DriftThresholds
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_fstore_v1_definitions_proto_init() }
@@ -1229,13 +1648,15 @@ func file_fstore_v1_definitions_proto_init() {
 		(*Source_Push)(nil),
 	}
 	file_fstore_v1_definitions_proto_msgTypes[6].OneofWrappers = []any{}
+	file_fstore_v1_definitions_proto_msgTypes[8].OneofWrappers = []any{}
+	file_fstore_v1_definitions_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fstore_v1_definitions_proto_rawDesc), len(file_fstore_v1_definitions_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

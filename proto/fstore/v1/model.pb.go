@@ -127,10 +127,17 @@ type ModelVersion struct {
 	// Held-out metrics (auc, log_loss, rmse, ...).
 	Metrics map[string]float64 `protobuf:"bytes,10,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Random seed of training.
-	Seed          int64                  `protobuf:"varint,11,opt,name=seed,proto3" json:"seed,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seed      int64                  `protobuf:"varint,11,opt,name=seed,proto3" json:"seed,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Baseline profile of the training set's features (a copy of the
+	// training set's <dataset>.profile.json, stored with the version), path
+	// relative to the data directory; empty when the training set had none.
+	FeatureBaselinePath string `protobuf:"bytes,13,opt,name=feature_baseline_path,json=featureBaselinePath,proto3" json:"feature_baseline_path,omitempty"`
+	// Baseline profile of the model's predictions on the held-out rows,
+	// path relative to the data directory; empty when none was given.
+	PredictionBaselinePath string `protobuf:"bytes,14,opt,name=prediction_baseline_path,json=predictionBaselinePath,proto3" json:"prediction_baseline_path,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *ModelVersion) Reset() {
@@ -245,6 +252,20 @@ func (x *ModelVersion) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *ModelVersion) GetFeatureBaselinePath() string {
+	if x != nil {
+		return x.FeatureBaselinePath
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetPredictionBaselinePath() string {
+	if x != nil {
+		return x.PredictionBaselinePath
+	}
+	return ""
 }
 
 // Endpoint routes prediction requests among a model's versions.
@@ -778,7 +799,7 @@ const file_fstore_v1_model_proto_rawDesc = "" +
 	"\x04tags\x18\x05 \x03(\v2\x1a.fstore.v1.Model.TagsEntryR\x04tags\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x80\x06\n" +
 	"\fModelVersion\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12#\n" +
@@ -793,7 +814,9 @@ const file_fstore_v1_model_proto_rawDesc = "" +
 	" \x03(\v2$.fstore.v1.ModelVersion.MetricsEntryR\ametrics\x12\x12\n" +
 	"\x04seed\x18\v \x01(\x03R\x04seed\x129\n" +
 	"\n" +
-	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1aB\n" +
+	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x122\n" +
+	"\x15feature_baseline_path\x18\r \x01(\tR\x13featureBaselinePath\x128\n" +
+	"\x18prediction_baseline_path\x18\x0e \x01(\tR\x16predictionBaselinePath\x1aB\n" +
 	"\x14TrainingLineageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
