@@ -124,6 +124,7 @@ them to any server.`,
 		newReadCmd(g),
 		newTrainCmd(g),
 		newModelsCmd(g),
+		newSkewCmd(g),
 		newBenchCmd(g),
 		newQuickstartCmd(g),
 	)
