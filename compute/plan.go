@@ -37,6 +37,9 @@ type ViewPlan struct {
 	Outputs []def.Field
 	// TTL is the view's time to live in microseconds; 0 means none.
 	TTL int64
+	// Expect holds the view's data-quality gates compiled against Outputs
+	// (expect.go); never nil for a compiled plan, possibly Empty.
+	Expect *Expectations
 }
 
 // reporter receives one problem at a field path of a definition.
@@ -251,6 +254,7 @@ func compileViewFrom(ix *def.Index, v *def.FeatureView, src *def.Source, source 
 	if !ok {
 		return nil
 	}
+	compileExpectations(p, report)
 	return p
 }
 
