@@ -1,0 +1,370 @@
+package featurelog
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/fstore/fstore/featurestore/def"
+)
+
+// writer is the Logger's one background goroutine and everything it owns.
+type writer struct {
+	l     *Logger
+	open  map[string]*logFile // by service
+	seq   int
+	ready map[string]bool // service directories created and swept
+
+	// retryAt is when to try writing again after an error; backoff grows
+	// from 100 ms to 5 s while errors repeat.
+	retryAt time.Time
+	backoff time.Duration
+
+	lastLog    time.Time
+	suppressed int
+
+	rows []parquet.Row
+}
+
+func newWriter(l *Logger) *writer {
+	return &writer{l: l, open: map[string]*logFile{}, ready: map[string]bool{}}
+}
+
+func (w *writer) run() {
+	defer close(w.l.done)
+	t := time.NewTicker(tickEvery(w.l.opts.MaxFileAge))
+	defer t.Stop()
+	for {
+		select {
+		case b := <-w.l.queue:
+			w.write(b)
+		case <-t.C:
+			w.publishOld()
+		case reply := <-w.l.flushes:
+			w.drain()
+			w.publishAll()
+			close(reply)
+		case <-w.l.quit:
+			w.drain()
+			w.publishAll()
+			return
+		}
+	}
+}
+
+// drain writes the batches already queued.
+func (w *writer) drain() {
+	for {
+		select {
+		case b := <-w.l.queue:
+			w.write(b)
+		default:
+			return
+		}
+	}
+}
+
+// write writes one batch and releases it.
+func (w *writer) write(b *Batch) {
+	if w.l.hook != nil {
+		w.l.hook()
+	}
+	n := int64(b.n)
+	defer func() {
+		w.l.queued.Add(-n)
+		Release(b)
+	}()
+	now := w.l.opts.Now()
+	w.publishOldAt(now)
+	if now.Before(w.retryAt) {
+		w.l.droppedWrite.Add(n)
+		return
+	}
+	s := b.schema
+	f := w.open[s.Service]
+	if f != nil && !f.schema.same(s) {
+		// A new registry version (or any other schema change) starts a
+		// new file.
+		w.publish(f)
+		f = nil
+	}
+	if f == nil {
+		var err error
+		if f, err = w.create(s, now); err != nil {
+			w.failed(err, n)
+			return
+		}
+		w.open[s.Service] = f
+	}
+	if err := f.append(b, w); err != nil {
+		delete(w.open, s.Service)
+		f.abort()
+		w.failed(err, n+f.rows)
+		return
+	}
+	w.backoff = 0
+	if f.size() >= w.l.opts.MaxFileBytes {
+		w.publish(f)
+	}
+}
+
+// failed counts a write error that lost rows and schedules the retry.
+func (w *writer) failed(err error, rows int64) {
+	w.l.writeErrors.Add(1)
+	w.l.droppedWrite.Add(rows)
+	w.backoff = min(max(2*w.backoff, 100*time.Millisecond), 5*time.Second)
+	now := w.l.opts.Now()
+	w.retryAt = now.Add(w.backoff)
+	if now.Sub(w.lastLog) < 10*time.Second && !w.lastLog.IsZero() {
+		w.suppressed++
+		return
+	}
+	w.l.opts.Logger.Error("featurelog: cannot write feature log; rows dropped", "err", err, "dir", w.l.opts.Dir, "rows", rows, "suppressed_errors", w.suppressed, "retry_in", w.backoff)
+	w.lastLog, w.suppressed = now, 0
+}
+
+func (w *writer) publishOld() { w.publishOldAt(w.l.opts.Now()) }
+
+// publishOldAt publishes the files whose first row is MaxFileAge old.
+func (w *writer) publishOldAt(now time.Time) {
+	for _, f := range w.open {
+		if !now.Before(f.opened.Add(w.l.opts.MaxFileAge)) {
+			w.publish(f)
+		}
+	}
+}
+
+func (w *writer) publishAll() {
+	for _, f := range w.open {
+		w.publish(f)
+	}
+}
+
+// publish finishes f and renames it into place, counting the outcome.
+func (w *writer) publish(f *logFile) {
+	delete(w.open, f.schema.Service)
+	size, err := f.finish()
+	if err != nil {
+		w.failed(err, f.rows)
+		return
+	}
+	w.l.rowsLogged.Add(f.rows)
+	w.l.files.Add(1)
+	w.l.bytes.Add(size)
+}
+
+// timeLayout names files so that lexical order is time order.
+const timeLayout = "20060102T150405.000000Z"
+
+// create starts a file for s under Dir/<service>/, named for now.
+func (w *writer) create(s *Schema, now time.Time) (*logFile, error) {
+	dir := filepath.Join(w.l.opts.Dir, s.Service)
+	if !w.ready[s.Service] {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+		sweepTemps(dir)
+		w.ready[s.Service] = true
+	}
+	w.seq++
+	name := fmt.Sprintf("%s-%06d.parquet", now.UTC().Format(timeLayout), w.seq%1000000)
+	final := filepath.Join(dir, name)
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	fd, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		// The directory may have gone since it was made: make it again
+		// next time.
+		delete(w.ready, s.Service)
+		return nil, fmt.Errorf("cannot create %s: %w", tmp, err)
+	}
+	f := &logFile{schema: s, dir: dir, tmp: tmp, final: final, fd: fd, opened: now}
+	f.cw = &countWriter{w: fd}
+	f.bw = bufio.NewWriterSize(f.cw, 64<<10)
+	f.pw = parquet.NewGenericWriter[any](f.bw, parquet.NewSchema("featurelog", schemaNode(s)),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.MaxRowsPerRowGroup(int64(w.l.opts.RowGroupRows)),
+		parquet.CreatedBy("fstore", "", ""))
+	return f, nil
+}
+
+// sweepTemps removes temporary files a crashed process left in dir. One
+// Logger writes a directory at a time, so none is in use.
+func sweepTemps(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".tmp") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// logFile is a file being written.
+type logFile struct {
+	schema      *Schema
+	dir         string
+	tmp, final  string
+	fd          *os.File
+	cw          *countWriter
+	bw          *bufio.Writer
+	pw          *parquet.GenericWriter[any]
+	opened      time.Time
+	rows        int64
+	first, last int64
+	groupRows   int
+	pending     int64 // estimated bytes of the rows buffered since the last flush
+}
+
+type countWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// size is the file's size so far plus an estimate of what is buffered.
+func (f *logFile) size() int64 { return f.cw.n + int64(f.bw.Buffered()) + f.pending }
+
+// append writes the rows of b.
+func (f *logFile) append(b *Batch, w *writer) error {
+	s := b.schema
+	for len(w.rows) < b.n {
+		w.rows = append(w.rows, nil)
+	}
+	rows := w.rows[:b.n]
+	for i := range rows {
+		r := rows[i][:0]
+		for j := range b.cols {
+			c := &b.cols[j]
+			if c.null[i] {
+				r = append(r, parquet.NullValue().Level(0, 0, j))
+				continue
+			}
+			var v parquet.Value
+			switch s.types[j] {
+			case def.Int64, def.Timestamp:
+				if s.cols[j].Role == RoleStatus {
+					v = parquet.Int32Value(b.status(j-1, i))
+				} else {
+					v = parquet.Int64Value(c.i64[i])
+				}
+				f.pending += 8
+			case def.Double:
+				v = parquet.DoubleValue(c.f64[i])
+				f.pending += 8
+			case def.Bool:
+				v = parquet.BooleanValue(c.b[i])
+				f.pending++
+			case def.String:
+				v = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(c.s[i]), len(c.s[i])))
+				f.pending += int64(len(c.s[i])) + 4
+			}
+			d := 1
+			if s.required[j] {
+				d = 0
+			}
+			r = append(r, v.Level(0, d, j))
+		}
+		rows[i] = r
+		ts := b.cols[1].i64[i]
+		if f.rows == 0 && i == 0 {
+			f.first, f.last = ts, ts
+		}
+		f.first, f.last = min(f.first, ts), max(f.last, ts)
+	}
+	if _, err := f.pw.WriteRows(rows); err != nil {
+		return fmt.Errorf("cannot write %s: %w", f.tmp, err)
+	}
+	f.rows += int64(b.n)
+	f.groupRows += b.n
+	if f.groupRows >= w.l.opts.RowGroupRows {
+		// parquet-go flushed the row group at MaxRowsPerRowGroup.
+		f.groupRows -= w.l.opts.RowGroupRows
+		f.pending = 0
+	}
+	return nil
+}
+
+// finish writes the footer with the metadata, syncs, renames the file into
+// place and syncs the directory. On error the temporary file is removed.
+func (f *logFile) finish() (int64, error) {
+	m := Meta{Format: Format, Service: f.schema.Service, RegistryVersion: f.schema.RegistryVersion,
+		Columns: f.schema.cols, FirstRequestTS: time.UnixMicro(f.first).UTC(), LastRequestTS: time.UnixMicro(f.last).UTC(), Rows: f.rows}
+	js, err := json.Marshal(m)
+	if err != nil {
+		f.abort()
+		return 0, err
+	}
+	f.pw.SetKeyValueMetadata(MetadataKey, string(js))
+	if err := f.pw.Close(); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("cannot write %s: %w", f.tmp, err)
+	}
+	if err := f.bw.Flush(); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("cannot write %s: %w", f.tmp, err)
+	}
+	if err := f.fd.Sync(); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("cannot sync %s: %w", f.tmp, err)
+	}
+	if err := f.fd.Close(); err != nil {
+		os.Remove(f.tmp)
+		return 0, fmt.Errorf("cannot write %s: %w", f.tmp, err)
+	}
+	if err := os.Rename(f.tmp, f.final); err != nil {
+		os.Remove(f.tmp)
+		return 0, fmt.Errorf("cannot publish %s: %w", f.final, err)
+	}
+	if d, err := os.Open(f.dir); err == nil {
+		// The file is complete whether or not this sync succeeds; it only
+		// makes the rename durable sooner.
+		d.Sync()
+		d.Close()
+	}
+	return f.cw.n, nil
+}
+
+// abort closes and removes the temporary file.
+func (f *logFile) abort() {
+	f.fd.Close()
+	os.Remove(f.tmp)
+}
+
+// schemaNode is the Parquet schema of s, columns in s's order.
+func schemaNode(s *Schema) parquet.Node {
+	fields := make([]parquet.Field, len(s.cols))
+	for j, c := range s.cols {
+		var n parquet.Node
+		switch {
+		case c.Role == RoleStatus:
+			n = parquet.Int(32)
+		case s.types[j] == def.Int64:
+			n = parquet.Int(64)
+		case s.types[j] == def.Double:
+			n = parquet.Leaf(parquet.DoubleType)
+		case s.types[j] == def.Bool:
+			n = parquet.Leaf(parquet.BooleanType)
+		case s.types[j] == def.String:
+			n = parquet.String()
+		case s.types[j] == def.Timestamp:
+			n = parquet.Timestamp(parquet.Microsecond)
+		}
+		if c.Nullable {
+			n = parquet.Optional(n)
+		}
+		fields[j] = namedField{Node: n, name: c.Name}
+	}
+	return orderedGroup{fields: fields}
+}
