@@ -153,12 +153,12 @@ func ChiSquare(p []float64, n int64, served []int64) (stat float64, df int, pVal
 		bins++
 		stat += (s - e) * (s - e) / e
 	}
-	df = bins - 1
-	if df < 1 {
-		return stat, 0, 1
-	}
+	df = max(bins-1, 0)
 	if math.IsInf(stat, 1) {
 		return stat, df, 0
+	}
+	if df < 1 {
+		return stat, 0, 1
 	}
 	return stat, df, distuv.ChiSquared{K: float64(df)}.Survival(stat)
 }

@@ -26,9 +26,8 @@ type Event struct {
 // SkewStateChanged is called on the monitor's own goroutine, never on a
 // request's and never under the monitor's locks, one event at a time in
 // the order they were raised; it may call Snapshot. A slow listener delays
-// the events after it and the background closing of windows, but never an
-// observation: observers close windows themselves when the goroutine is
-// late.
+// the events after it and the background closing of windows (Snapshot
+// still closes them), but never an observation.
 type Listener interface {
 	SkewStateChanged(Event)
 }
