@@ -24,7 +24,7 @@ import (
 //   - materialise: the values one run would write for the view (every
 //     source event in (From, Through] that passes the filter, for plain
 //     features);
-//   - push: the events of one push request;
+//   - push: row rules only, event by event (one push may be one event);
 //   - backfill: one output chunk of the training set (a row group's worth
 //     of spine rows);
 //   - serve: row rules only (a request's handful of values is no batch).
@@ -90,23 +90,31 @@ type Violation struct {
 // Describe says what was broken without the row positions:
 // "fare_max_24h: 250 is above max 200".
 func (v *Violation) Describe() string {
+	if v.Rule == RuleFreshness {
+		return v.Problem()
+	}
+	return v.Feature + ": " + v.Problem()
+}
+
+// Problem is Describe without the feature: "250 is above max 200".
+func (v *Violation) Problem() string {
 	switch v.Rule {
 	case RuleMin:
-		return fmt.Sprintf("%s: %s is below min %s", v.Feature, v.Observed, v.Limit)
+		return fmt.Sprintf("%s is below min %s", v.Observed, v.Limit)
 	case RuleMax:
-		return fmt.Sprintf("%s: %s is above max %s", v.Feature, v.Observed, v.Limit)
+		return fmt.Sprintf("%s is above max %s", v.Observed, v.Limit)
 	case RuleAllowedValues:
-		return fmt.Sprintf("%s: %s is not in allowed_values %s", v.Feature, v.Observed, v.Limit)
+		return fmt.Sprintf("%s is not in allowed_values %s", v.Observed, v.Limit)
 	case RuleNotNaN:
-		return fmt.Sprintf("%s: NaN where not_nan is set", v.Feature)
+		return "NaN where not_nan is set"
 	case RuleMaxNullFraction:
-		return fmt.Sprintf("%s: null fraction %s (%d of %d rows) is above max_null_fraction %s", v.Feature, v.Observed, v.Count, v.Rows, v.Limit)
+		return fmt.Sprintf("null fraction %s (%d of %d rows) is above max_null_fraction %s", v.Observed, v.Count, v.Rows, v.Limit)
 	case RuleMaxDistinct:
-		return fmt.Sprintf("%s: %s distinct values is above max_distinct %s", v.Feature, v.Observed, v.Limit)
+		return fmt.Sprintf("%s distinct values is above max_distinct %s", v.Observed, v.Limit)
 	case RuleFreshness:
 		return fmt.Sprintf("newest event lags by %s, more than max_freshness_lag %s", v.Observed, v.Limit)
 	}
-	return fmt.Sprintf("%s: %s %s: observed %s", v.Feature, v.Rule, v.Limit, v.Observed)
+	return fmt.Sprintf("%s %s: observed %s", v.Rule, v.Limit, v.Observed)
 }
 
 // String names the view and adds how many rows broke the rule and the
@@ -148,7 +156,8 @@ type Gate struct {
 	// least and greatest integers within [Min, Max].
 	minI, maxI  int64
 	allowedS    map[string]struct{}
-	allowedI    []int64 // sorted; BOOL as 0/1
+	allowedL    []string // allowedS as a list, when short enough to scan
+	allowedI    []int64  // sorted; BOOL as 0/1
 	hasAllowed  bool
 	notNaN      bool
 	hasNullFrac bool
@@ -229,6 +238,9 @@ func newGate(view string, i int, out def.Field, e *def.Expectation) (*Gate, *fit
 			g.allowedS = make(map[string]struct{}, len(e.AllowedValues))
 			for _, s := range e.AllowedValues {
 				g.allowedS[s] = struct{}{}
+			}
+			if len(e.AllowedValues) <= 8 {
+				g.allowedL = e.AllowedValues
 			}
 		case def.Int64, def.Bool:
 			for j, s := range e.AllowedValues {
@@ -316,6 +328,14 @@ func (g *Gate) CheckDouble(v float64) Rule {
 // CheckString returns RuleAllowedValues for a STRING value not allowed,
 // or 0.
 func (g *Gate) CheckString(v string) Rule {
+	if g.allowedL != nil {
+		for _, a := range g.allowedL {
+			if a == v {
+				return 0
+			}
+		}
+		return RuleAllowedValues
+	}
 	if g.allowedS != nil {
 		if _, ok := g.allowedS[v]; !ok {
 			return RuleAllowedValues
@@ -684,6 +704,23 @@ func compileExpectations(p *ViewPlan, report reporter) {
 	}
 	c.MaxFreshnessLag = p.View.MaxFreshnessLag.Microseconds()
 	p.Expect = c
+	ins := make([]def.Field, len(p.Aggs))
+	exps := make([]*def.Expectation, len(p.Aggs))
+	for a, g := range p.Aggs {
+		ins[a] = def.Field{Name: g.Name, Type: g.In}
+		if ig := p.InputGate(a); ig != nil && g.Expr != nil {
+			e := ig.Expect
+			e.MaxNullFraction, e.MaxDistinct = nil, 0 // batch rules are on outputs
+			exps[a] = &e
+		}
+	}
+	in, err := NewExpectations(p.View.Name, ins, exps, func(i int) string { return fmt.Sprintf("aggregations[%d]", i) })
+	if err != nil {
+		// Cannot happen: InputGate only passes rules that fit the input.
+		report(err.(*PlanError).Field, err.(*PlanError).Err)
+		return
+	}
+	p.ExpectInput = in
 }
 
 // InputGate returns the gate that bounds aggregation a's input values,

@@ -40,6 +40,10 @@ type ViewPlan struct {
 	// Expect holds the view's data-quality gates compiled against Outputs
 	// (expect.go); never nil for a compiled plan, possibly Empty.
 	Expect *Expectations
+	// ExpectInput holds, per aggregation (output i is Aggs[i], typed by
+	// its input), the row rules that hold event by event (InputGate), for
+	// checking events before they are aggregated.
+	ExpectInput *Expectations
 }
 
 // reporter receives one problem at a field path of a definition.

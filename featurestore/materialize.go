@@ -50,6 +50,12 @@ type MaterializeOptions struct {
 	// Now is the clock for the default End and the watermark's time.
 	// Default time.Now.
 	Now func() time.Time
+	// AllowViolations writes a run that breaks the view's data-quality
+	// gates (expect rules, max_freshness_lag) instead of failing it with a
+	// QualityError; the violations are reported in MaterializeStats.
+	// Default false: a violating run writes nothing and leaves the
+	// watermark where it was.
+	AllowViolations bool
 }
 
 // MaterializeProgress reports one phase of one view.
@@ -78,6 +84,9 @@ type MaterializeStats struct {
 	// Bytes is the size of the values written.
 	Bytes    int64
 	Duration time.Duration
+	// Violations are the data-quality rules the run broke and was allowed
+	// to write past (AllowViolations).
+	Violations []QualityViolation
 }
 
 // Materialize brings the online state of views up to opts.End from their
@@ -172,9 +181,17 @@ func materializeView(ctx context.Context, store OnlineStore, ov *OnlineView, opt
 			return st, nil
 		}
 	}
-	tab, err := scanHistory(ctx, ov, st.From, end, opts, &st)
+	tab, src, err := scanHistory(ctx, ov, st.From, end, opts, &st)
 	if err != nil {
 		return st, err
+	}
+	// The gates go before any write: a violating run leaves the store and
+	// the watermark as they were.
+	if vs := checkMaterialized(ov, tab, src, st.From, end); len(vs) > 0 {
+		if !opts.AllowViolations {
+			return st, qualityError("materialize", ov.Name, vs)
+		}
+		st.Violations = vs
 	}
 	st.Entities = int64(len(tab.keys))
 	if err := tab.write(ctx, store, ov, end, full, false, opts, &st); err != nil {
@@ -345,12 +362,13 @@ type scanTask struct {
 	rows           int64
 }
 
-func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts MaterializeOptions, st *MaterializeStats) (*entityTable, error) {
+func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts MaterializeOptions, st *MaterializeStats) (*entityTable, *sourceRows, error) {
 	p := ov.History
 	files, err := compute.SourceFiles(p.Source.Path)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", p.Source.Name, err)
+		return nil, nil, fmt.Errorf("source %q: %w", p.Source.Name, err)
 	}
+	src := &sourceRows{files: files}
 	timeCols := map[string]bool{p.Input.Fields[p.Timestamp].Name: true}
 	if p.Created >= 0 {
 		timeCols[p.Input.Fields[p.Created].Name] = true
@@ -368,9 +386,10 @@ func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts Mate
 	for i, path := range files {
 		f, err := compute.OpenParquet(path, p.Input.Fields, timeCols)
 		if err != nil {
-			return nil, fmt.Errorf("source %q: %w", p.Source.Name, err)
+			return nil, nil, fmt.Errorf("source %q: %w", p.Source.Name, sourceTypeChanged(ov, path, err))
 		}
 		opened[i] = f
+		src.start = append(src.start, seq)
 		for g, rg := range f.File.RowGroups() {
 			tasks = append(tasks, scanTask{file: i, rowGroup: g, seq: seq, rows: rg.NumRows()})
 			seq += rg.NumRows()
@@ -410,17 +429,17 @@ func scanHistory(ctx context.Context, ov *OnlineView, from, end int64, opts Mate
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Rows, st.Events = total, events.Load()
 	tab := tables[0]
 	for _, o := range tables[1:] {
 		tab.absorb(o)
 	}
-	return tab, nil
+	return tab, src, nil
 }
 
 // absorb merges o's entities and events into t.

@@ -59,6 +59,9 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 	if err != nil {
 		return st, err
 	}
+	if err := checkPushed(ov, &in); err != nil {
+		return st, err
+	}
 	st.Events = int64(events.Len)
 	if events.Len == 0 {
 		return st, nil
@@ -96,8 +99,11 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 // anything, so that a caller pushing one batch into several views can
 // refuse it before any view is written.
 func CheckEvents(ov *OnlineView, events *compute.Batch) error {
-	_, _, err := prepareEvents(ov, events)
-	return err
+	in, _, err := prepareEvents(ov, events)
+	if err != nil {
+		return err
+	}
+	return checkPushed(ov, &in)
 }
 
 // prepareEvents projects events onto ov's push plan input and checks
