@@ -124,6 +124,8 @@ fuzz:
 	$(GO) test ./featurestore/redis -run '^$$' -fuzz '^FuzzTrackerPush$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendFloat$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendTime$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./skewcheck/featurelog -run '^$$' -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./skewcheck/featurelog -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data
