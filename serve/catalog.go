@@ -37,6 +37,9 @@ type catalog struct {
 	serviceErr map[string]error
 	// pushSources maps a push source's name to the online views reading it.
 	pushSources map[string][]*featurestore.OnlineView
+	// skew holds, by feature service, what the service logs and
+	// monitors (see skewer.compileSkew); nil without a skewer.
+	skew map[string]*skewPlan
 }
 
 // servedView is an online feature view of a catalog.

@@ -109,6 +109,10 @@ type onlineRequest struct {
 	// looking it up again.
 	lastView string
 	lastSV   *servedView
+	// skewKeys, keyBuf and idBuf are the feature log's scratch: the key
+	// columns, a row's sampling key and the request id.
+	skewKeys      []*compute.Column
+	keyBuf, idBuf []byte
 }
 
 func (r *onlineRequest) reset(cat *catalog, lim *Limits) {

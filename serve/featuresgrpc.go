@@ -46,6 +46,7 @@ func (s servingServer) GetOnlineFeatures(ctx context.Context, req *fstorev1.GetO
 		return nil, status.Error(c, err.Error())
 	}
 	resp := r.appendProto()
+	fs.observeSkew(r)
 	fs.m.request(epGRPCGetOnlineFeatures, 200, start, r.n, len(r.use.features))
 	return resp, nil
 }

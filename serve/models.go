@@ -34,6 +34,9 @@ type servedModel struct {
 	// err is why the version cannot be served at all (its artifact did
 	// not load); requests for it get 503.
 	err error
+	// skew is what the version's requests log and monitor on the catalog
+	// it was built for (skewer.modelPlan).
+	skew atomic.Pointer[modelSkew]
 }
 
 // modelSelection is a model's inputs compiled against one catalog.

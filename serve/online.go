@@ -31,6 +31,8 @@ type featureServer struct {
 	// when the server gives up draining.
 	base context.Context
 	now  func() time.Time
+	// sk logs and monitors served rows; nil: neither.
+	sk *skewer
 }
 
 func newFeatureServer(store featurestore.OnlineStore, reg *registry.Registry, lim Limits, log *slog.Logger, now func() time.Time) *featureServer {
@@ -49,6 +51,7 @@ func newFeatureServer(store featurestore.OnlineStore, reg *registry.Registry, li
 // catalog they loaded; new ones see the new version whole.
 func (fs *featureServer) load(snap *registry.Snapshot) {
 	c := compileCatalog(snap)
+	fs.sk.compileSkew(c)
 	fs.cat.Store(c)
 	fs.m.version.Set(float64(c.version))
 	for name, err := range c.broken {
@@ -71,6 +74,23 @@ func (fs *featureServer) watch(ctx context.Context, reg *registry.Registry) {
 		fs.load(snap)
 		fs.m.reloads.Inc()
 		fs.log.Info("registry version loaded", "registry_version", snap.Version, "views", len(fs.cat.Load().views), "took", time.Since(start))
+	}
+}
+
+// enableSkew turns on feature logging and drift monitoring, recompiling
+// the current registry version with them. Call it before serving.
+func (fs *featureServer) enableSkew(sk *skewer, snap *registry.Snapshot) {
+	fs.sk = sk
+	fs.load(snap)
+}
+
+// observeSkew logs and monitors a served feature-service request.
+func (fs *featureServer) observeSkew(r *onlineRequest) {
+	if r.service == "" || len(r.cat.skew) == 0 {
+		return
+	}
+	if p := r.cat.skew[r.service]; p != nil {
+		fs.sk.observe(r, p, nil)
 	}
 }
 
@@ -131,6 +151,7 @@ func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
 	r.out = r.appendJSON(r.out[:0])
 	ctx.Response.SetBodyRaw(r.out)
 	ctx.SetUserValue(requestKey, r)
+	fs.observeSkew(r)
 	fs.m.request(epGetOnlineFeatures, fasthttp.StatusOK, start, r.n, len(r.use.features))
 }
 

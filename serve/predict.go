@@ -70,6 +70,9 @@ func (f *front) predict(ctx *fasthttp.RequestCtx) {
 		b = r.appendJSON(b)
 	}
 	r.out = append(b, '}')
+	if p := fs.sk.modelPlan(r.cat, sm, r.use); p != nil {
+		fs.sk.observe(r, p, st.out[:r.n])
+	}
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyRaw(r.out)
 	ctx.SetUserValue(requestKey, r)

@@ -65,6 +65,9 @@ type Config struct {
 	OnListen func(httpAddr, grpcAddr net.Addr)
 	// Batching is every model version's dynamic-batching and queue policy.
 	Batching BatchPolicy
+	// Skew configures feature logging and drift monitoring (which
+	// services log and are monitored is in their definitions).
+	Skew SkewConfig
 }
 
 // EnsureDefaults fills unset fields.
@@ -150,6 +153,16 @@ func Run(ctx context.Context, cfg Config) error {
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxGRPCMessage))
 	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
 	fs := newFeatureServer(online, reg, cfg.Limits, log, cfg.Now)
+	sk := newSkewer(cfg.Skew, cfg.Store, log)
+	fs.enableSkew(sk, reg.Latest())
+	fs.m.reg.MustRegister(sk.collector())
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := sk.close(c); err != nil {
+			log.Warn("feature logs did not close cleanly", "err", err)
+		}
+	}()
 	fstorev1.RegisterServingServiceServer(gs, servingServer{fs: fs})
 	ms := newModelServer(cfg.Store, cfg.Batching, log)
 	defer ms.close()
@@ -239,6 +252,11 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("cannot record the server address in the data directory; CLI commands will need --server", "err", err)
 		unadvertise = func() {}
 	}
+	unadvertiseHTTP, err := cfg.Store.AdvertiseHTTP(advertiseAddr(httpLn.Addr()))
+	if err != nil {
+		log.Warn("cannot record the HTTP address in the data directory; fstore skew status will need --url", "err", err)
+		unadvertiseHTTP = func() {}
+	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	front.ready.Store(true)
 	log.Info("fstore serving", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
@@ -257,6 +275,7 @@ func Run(ctx context.Context, cfg Config) error {
 	stop() // ends Watch streams, which graceful stop would otherwise wait for
 	hs.Shutdown()
 	unadvertise()
+	unadvertiseHTTP()
 	log.Info("fstore shutting down", "drain_timeout", cfg.ShutdownTimeout)
 
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -316,6 +335,7 @@ var (
 	pathGetFeat  = []byte("/get-online-features")
 	pathPush     = []byte("/push")
 	pathMetrics  = []byte("/metrics")
+	pathSkew     = []byte("/v1/skew")
 	jsonNotReady = []byte(`{"status":"not ready"}`)
 )
 
@@ -341,6 +361,8 @@ func (f *front) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"status":"ready"}`)
 	case bytes.Equal(path, pathPredict):
 		f.predict(ctx)
+	case bytes.Equal(path, pathSkew):
+		f.skew(ctx)
 	case bytes.HasPrefix(path, prefixV2):
 		f.oip(ctx)
 	case bytes.HasPrefix(path, prefixV1Reg), bytes.HasPrefix(path, prefixV1Mod):

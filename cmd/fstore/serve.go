@@ -22,6 +22,10 @@ SIGTERM), then drains in-flight requests and exits.
   HTTP  POST /get-online-features   features for entities (Feast's request and
                                     response JSON)
         POST /push                  events into the online state (Feast's shape)
+        POST /v1/predict            features fetched for entities, then the model
+        POST /v2/models/NAME[/versions/V]/infer   Open Inference Protocol
+        GET  /v1/skew               skew and drift of served features and
+                                    predictions against their baselines
         GET  /metrics               Prometheus metrics
         GET  /healthz, GET /readyz  liveness, readiness
         the REST mapping of the registry API:
@@ -34,6 +38,12 @@ Features are read from the online store given by --store (default: the
 data directory's embedded Pebble store). A new registry version (fstore
 apply while serving) is compiled and swapped in atomically: requests in
 flight finish on the version they started with.
+
+Feature services with logging { sample_rate destination } log sampled
+served rows (whole entities) to Parquet under the destination (default
+--feature-log-dir, DATA_DIR/feature_logs); services with monitoring
+{ enabled: true } are compared with their baseline continuously (see
+fstore skew status). Neither ever delays or fails a request.
 
 While it runs, other fstore commands on the same data directory are sent to
 it, so an apply is picked up without a restart.
@@ -100,6 +110,12 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 	f.DurationVar(&cfg.Batching.Timeout, "queue-timeout", 0, "longest wait in a model's queue before a 504 (default 1s)")
 	f.IntVar(&cfg.Batching.Instances, "model-instances", 0, "batches each model version runs at once (default: GOMAXPROCS, one per core)")
 	f.StringVar(&asOf, "as-of", "", "serve as if the time were this RFC 3339 time (replays and demos; default: the wall clock)")
+	f.StringVar(&cfg.Skew.LogDir, "feature-log-dir", "", "where services whose logging names no destination log (default DATA_DIR/feature_logs)")
+	f.IntVar(&cfg.Skew.Log.QueueRows, "feature-log-queue", 0, "most logged rows waiting to be written; beyond it rows are dropped and counted (default 65536)")
+	f.Int64Var(&cfg.Skew.Log.MaxFileBytes, "feature-log-file-size", 0, "feature log files are rotated at this size in bytes (default 64 MiB)")
+	f.DurationVar(&cfg.Skew.Log.MaxFileAge, "feature-log-file-age", 0, "feature log files are published at most this long after their first row (default 1m)")
+	f.Float64Var(&cfg.Skew.MonitorSample, "skew-sample", 0, "fraction of served rows the drift monitors observe (default 1)")
+	f.BoolVar(&cfg.Skew.Disabled, "no-skew", false, "turn feature logging and drift monitoring off whatever the definitions say")
 	storeFlag(cmd, &storeURL)
 	return cmd
 }
