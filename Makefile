@@ -59,6 +59,16 @@ quickstart: build
 	curl -sS --fail-with-body http://$(QS_HTTP)/v2/models/completion || exit 1; echo; \
 	echo "==> curl -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json"; cat quickstart/infer.json; \
 	curl -sS --fail-with-body -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json || exit 1; echo; \
+	awk 'BEGIN { n = 400; printf "{\"model\": \"completion\", \"entities\": {\"driver_id\": ["; for (i = 0; i < n; i++) printf "%s%d", (i ? "," : ""), 1001 + i; \
+		printf "], \"rider_id\": ["; for (i = 0; i < n; i++) printf "%s%d", (i ? "," : ""), 1 + i; \
+		printf "]}, \"request_context\": {\"distance_km\": ["; for (i = 0; i < n; i++) printf "%s%.1f", (i ? "," : ""), 1 + (i * 7) % 40; \
+		printf "], \"surge\": ["; for (i = 0; i < n; i++) printf "%s%.1f", (i ? "," : ""), 1 + (i % 5) / 5; printf "]}}\n" }' > quickstart/predict-400.json; \
+	echo "==> curl -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict-400.json (400 drivers: traffic for the drift monitor)"; \
+	curl -sS --fail-with-body -o /dev/null -w '%{http_code}\n' -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict-400.json || exit 1; \
+	echo "==> fstore skew status (served features and predictions against the model's training set)"; \
+	./bin/fstore skew status || exit 1; \
+	echo "==> fstore skew report --html quickstart/skew.html"; \
+	./bin/fstore skew report --html quickstart/skew.html || exit 1; \
 	echo "==> stopping the server"
 
 ## proto: regenerate the protobuf code under proto/ (committed)
