@@ -23,7 +23,7 @@ h2 { font-size:17px; margin:28px 0 10px; }
 table { border-collapse:collapse; background:#fff; }
 th, td { padding:6px 12px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 th { font-weight:600; color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
-td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; white-space:nowrap; }
 .summary { width:100%; border:1px solid var(--line); border-radius:6px; }
 .badge { display:inline-block; padding:1px 10px; border-radius:999px; font-size:12px; font-weight:600; color:#fff; white-space:nowrap; }
 .badge.ok { background:var(--ok); } .badge.warn { background:var(--warn); } .badge.alert { background:var(--alert); } .badge.insufficient-data { background:var(--insufficient); }
@@ -31,7 +31,7 @@ td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
 .subject { margin-top:28px; }
 .subject > h2 { display:flex; gap:10px; align-items:center; }
 .subject .kind { color:var(--muted); font-weight:400; font-size:13px; }
-.cards { display:grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap:16px; }
+.cards { display:grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap:16px; }
 .card { background:#fff; border:1px solid var(--line); border-left:5px solid var(--insufficient); border-radius:6px; padding:14px 16px; }
 .card.ok { border-left-color:var(--ok); } .card.warn { border-left-color:var(--warn); } .card.alert { border-left-color:var(--alert); }
 .card h3 { margin:0 0 2px; font-size:15px; display:flex; gap:8px; align-items:center; word-break:break-all; }
@@ -117,7 +117,7 @@ td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
       var width = Math.max(300, el.clientWidth || 520);
       var data = [c.x].concat(c.series);
       var series = [{}];
-      var opts = { width: width, height: 230, legend: { show: true }, cursor: { drag: { x: false, y: false } }, series: series };
+      var opts = { width: width, height: 230, legend: { show: true, live: false }, cursor: { drag: { x: false, y: false } }, series: series };
       if (c.numeric) {
         var step = uPlot.paths.stepped({ align: 1 });
         c.series.forEach(function (s, i) {
