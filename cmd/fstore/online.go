@@ -94,7 +94,7 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 func newMaterializeCmd(g *globals) *cobra.Command {
 	var views []string
 	var start, end, url, keyTTL string
-	var full bool
+	var full, allowViolations bool
 	var workers int
 	cmd := &cobra.Command{
 		Use:   "materialize [--views V,...] [--end T] [--start T] [--store URL]",
@@ -105,10 +105,15 @@ and writes them to the online store. It continues from each view's
 watermark (incremental) unless the view was never materialised, its
 definition changed, or --full is given. Running it twice changes nothing;
 a run that is killed leaves the store readable, and the next run completes
-it (the watermark moves only after every value is written).`,
+it (the watermark moves only after every value is written).
+
+A run that breaks a view's data-quality gates (its expect rules or
+max_freshness_lag) writes nothing for that view and fails naming the view,
+feature, rule, observed value and first offending source rows;
+--allow-violations writes it anyway and prints the violations as warnings.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := featurestore.MaterializeOptions{Views: views, Full: full, Workers: workers}
+			opts := featurestore.MaterializeOptions{Views: views, Full: full, Workers: workers, AllowViolations: allowViolations}
 			var err error
 			if opts.End, err = parseTimeFlag("end", end); err != nil {
 				return err
@@ -135,6 +140,9 @@ it (the watermark moves only after every value is written).`,
 			}
 			for _, st := range stats {
 				fmt.Fprintln(g.stdout, materializeSummary(st))
+				for _, v := range st.Violations {
+					fmt.Fprintf(g.stderr, "warning: data-quality gate broken (allowed): %s\n", v)
+				}
 			}
 			if err == nil && len(stats) == 0 {
 				g.note("no online feature view with offline history to materialize")
@@ -147,6 +155,7 @@ it (the watermark moves only after every value is written).`,
 	f.StringVar(&end, "end", "", "materialize up to this time (RFC 3339, date, now, now-1h; default now)")
 	f.StringVar(&start, "start", "", "skip events at or before this time (default: the view's watermark)")
 	f.BoolVar(&full, "full", false, "rebuild from all of history instead of continuing from the watermark")
+	f.BoolVar(&allowViolations, "allow-violations", false, "write a run that breaks the views' data-quality gates, reporting the violations instead of failing")
 	f.StringVar(&keyTTL, "key-ttl", "", "expire written entities this long after the write (default: never)")
 	f.IntVar(&workers, "workers", 0, "parallelism (default: all cores)")
 	storeFlag(cmd, &url)
