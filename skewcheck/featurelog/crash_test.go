@@ -28,7 +28,6 @@ func crashChild() {
 		os.Exit(2)
 	}
 	sc := testSchema(nilTB{}, 3, true)
-	os.WriteFile(filepath.Join(dir, "started"), nil, 0o644)
 	for g := start; ; g += 20 {
 		submitRange(l, sc, g, g+20, 7)
 		time.Sleep(100 * time.Microsecond)
@@ -55,23 +54,27 @@ func TestKill9(t *testing.T) {
 	dir := t.TempDir()
 	seen := map[int64]bool{}
 	for run := 0; run < 4; run++ {
-		os.Remove(filepath.Join(dir, "started"))
+		old, _ := filepath.Glob(filepath.Join(dir, "rank", "*.parquet"))
+		publishedBefore := len(old)
 		cmd := exec.Command(exe, "-test.run", "^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+dir, "FEATURELOG_CRASH_START="+strconv.Itoa(run*100_000_000))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-				break
-			}
+		// Wait for the child to publish a file of its own (a loaded
+		// machine may take a while), then kill it at a random moment.
+		published := func() bool {
+			files, _ := filepath.Glob(filepath.Join(dir, "rank", "*.parquet"))
+			return len(files) > publishedBefore
+		}
+		for deadline := time.Now().Add(30 * time.Second); !published(); time.Sleep(2 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
 				cmd.Wait()
-				t.Fatal("child did not start")
+				t.Fatal("child published nothing in 30 s")
 			}
 		}
-		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
