@@ -136,6 +136,7 @@ fuzz:
 	$(GO) test ./serve -run '^$$' -fuzz '^FuzzAppendTime$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./skewcheck/featurelog -run '^$$' -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./skewcheck/featurelog -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./skewcheck/drift -run '^$$' -fuzz '^FuzzDecodeReport$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin quickstart fstore-data
