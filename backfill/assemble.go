@@ -16,6 +16,7 @@ import (
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/skewcheck/profile"
 )
 
 // resultStream merges one view's per-partition result spills, each sorted
@@ -190,7 +191,10 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		}
 	}()
 
-	prof := newProfiler(features)
+	var prof *profile.Profiler // nil with NoProfile
+	if !r.cfg.NoProfile {
+		prof = profile.New(features)
+	}
 	var mu sync.Mutex // BeginRowGroup is not documented as safe for concurrent use
 	odEvs := make([][]*compute.OnDemandEvaluator, r.cfg.Workers)
 	batches := make([]*compute.Batch, r.cfg.Workers)
@@ -274,13 +278,18 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			defer wg.Done()
 			var gs gatherScratch
 			var es encodeScratch
-			var xs []float64
 			for c := range work {
 				c.err = r.buildChunk(c, batches[wk], &vals[wk], &gs, &es, odEvs[wk], w, cw, &mu)
 				if c.err == nil {
 					// The committer's work is sequential; what of it
 					// needs no order is done here, in parallel.
-					prof.prepare(&c.mem.prof, c.outCols, c.n, &xs)
+					if prof != nil {
+						prof.Prepare(&c.mem.prof, c.outCols, c.n)
+					}
+					c.mem.nulls = c.mem.nulls[:0]
+					for _, col := range c.outCols {
+						c.mem.nulls = append(c.mem.nulls, int64(col.Valid.CountNulls(c.n)))
+					}
 					c.mem.nullRows = c.mem.nullRows[:0]
 					for ji := range r.jobs {
 						c.mem.nullRows = append(c.mem.nullRows, int64(allNull(c.viewCols[ji], c.n)))
@@ -314,12 +323,14 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			continue
 		}
 		for k, o := range r.outputs {
-			st.Nulls[o.column] += c.mem.prof.cols[k].nulls
+			st.Nulls[o.column] += c.mem.nulls[k]
 		}
 		for ji, j := range r.jobs {
 			st.NullRowsByView[j.plan.View.Name] += c.mem.nullRows[ji]
 		}
-		prof.merge(&c.mem.prof, c.outCols, c.n)
+		if prof != nil {
+			prof.Merge(&c.mem.prof, c.outCols, c.n)
+		}
 		written += int64(c.n)
 		st.Rows += int64(c.n)
 		r.progress("write", written, r.rows)
@@ -342,7 +353,9 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	encoded := make(chan struct{})
 	go func() {
 		defer close(encoded)
-		profJSON, profErr = prof.encode(r.cfg.Out, st.Rows)
+		if prof != nil {
+			profJSON, profErr = prof.Encode(r.cfg.Out, st.Rows)
+		}
 	}()
 	if cw != nil {
 		err = cw.commit()
@@ -361,7 +374,10 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if profErr != nil {
 		return st, profErr
 	}
-	if err := writeProfile(profPath, profJSON); err != nil {
+	if prof == nil {
+		return st, nil
+	}
+	if err := profile.WriteFile(profPath, profJSON); err != nil {
 		return st, err
 	}
 	st.Profile = profPath
@@ -460,9 +476,11 @@ type chunk struct {
 type chunkMem struct {
 	cols [][]*compute.Column
 	enc  []encodedColumn
-	// prof is the chunk's share of the profile and nullRows its rows
-	// without a value, per view job, both computed by the worker.
-	prof     chunkProfile
+	// prof is the chunk's share of the profile, nulls its null values
+	// per output column and nullRows its rows without a value, per view
+	// job, all computed by the worker.
+	prof     profile.Chunk
+	nulls    []int64
 	nullRows []int64
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	Progress func(Progress)
 	// Now is the clock recorded in lineage. Default time.Now.
 	Now func() time.Time
+	// NoProfile skips the baseline profile (skewcheck/profile) otherwise
+	// written beside Out as <Out>.profile.json. Default false.
+	NoProfile bool
 
 	// joinPlan forces a join strategy and outputPath an output writer
 	// (tests).
@@ -132,6 +135,7 @@ type Stats struct {
 	// PeakRSS is the process's peak resident set size, in bytes, where the
 	// platform reports it (0 otherwise).
 	PeakRSS int64
-	// Profile is the path of the baseline profile written beside Out.
+	// Profile is the path of the baseline profile written beside Out
+	// (empty with NoProfile).
 	Profile string
 }

@@ -1,177 +1,71 @@
 package backfill
 
 import (
-	"math"
-	"math/rand/v2"
-	"slices"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
-	"github.com/fstore/fstore/compute"
-	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/examples/rides"
+	"github.com/fstore/fstore/skewcheck/profile"
 )
 
-// TestProfileMomentsAndReservoir feeds a profile chunks of a shuffled
-// 0..n-1 and checks the merged moments against a direct computation and
-// that the reservoir sample is uniform: its quantiles are close to the
-// true ones.
-func TestProfileMomentsAndReservoir(t *testing.T) {
-	const n = 300_000
-	r := rand.New(rand.NewPCG(1, 2))
-	xs := make([]float64, n)
-	for i := range xs {
-		xs[i] = float64(i)
+// TestProfileBesideTrainingSet checks the baseline profile backfill
+// writes: it decodes as the current format, covers every feature column
+// with the run's null counts and rows, and numeric features carry a
+// sketch; with NoProfile no profile is written and the statistics are
+// the same.
+func TestProfileBesideTrainingSet(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := rides.Write(dir, rides.Config{Drivers: 30, Riders: 50, Days: 3, SpineRows: 3000}); err != nil {
+		t.Fatal(err)
 	}
-	r.Shuffle(n, func(i, j int) { xs[i], xs[j] = xs[j], xs[i] })
-	p := newProfiler([]def.Field{{Name: "x", Type: def.Double}})
-	for lo := 0; lo < n; {
-		hi := min(n, lo+1+r.IntN(50_000))
-		c := &compute.Column{}
-		c.ResetBitmap(def.Double, hi-lo, false)
-		copy(c.F64, xs[lo:hi])
-		p.add([]*compute.Column{c}, hi-lo)
-		lo = hi
+	snap := snapshotOf(t, dir)
+	spine := filepath.Join(dir, "data", "spine.parquet")
+	out := filepath.Join(dir, "train.parquet")
+	st, err := Run(context.Background(), Config{Snapshot: snap, Service: "trip_completion", Spine: spine, Out: out, Workers: 2, MemoryLimit: 64 << 20, RowGroupSize: 1000})
+	if err != nil {
+		t.Fatal(err)
 	}
-	cp := p.cols[0]
-	mean := float64(n-1) / 2
-	variance := (float64(n)*float64(n) - 1) / 12
-	if math.Abs(cp.mean-mean) > 1e-6*mean || math.Abs(cp.m2/n-variance) > 1e-6*variance {
-		t.Fatalf("mean %v, variance %v; want %v, %v", cp.mean, cp.m2/n, mean, variance)
+	if st.Profile != out+".profile.json" {
+		t.Fatalf("profile at %q", st.Profile)
 	}
-	if cp.min != 0 || cp.max != n-1 || cp.count != n {
-		t.Fatalf("min %v max %v count %d", cp.min, cp.max, cp.count)
+	p, err := profile.Read(st.Profile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(cp.sample) != reservoirSize {
-		t.Fatalf("sample of %d", len(cp.sample))
+	if p.Format != profile.Format || p.Rows != 3000 || p.Dataset != "train.parquet" || len(p.Features) != len(st.Columns) {
+		t.Fatalf("format %s rows %d dataset %s, %d features for %d columns", p.Format, p.Rows, p.Dataset, len(p.Features), len(st.Columns))
 	}
-	s := slices.Clone(cp.sample)
-	slices.Sort(s)
-	for _, q := range []float64{0.05, 0.25, 0.5, 0.75, 0.95} {
-		got := s[int(q*float64(len(s)))] / n
-		if math.Abs(got-q) > 0.02 {
-			t.Fatalf("sample quantile %v is %v of the range", q, got)
+	sketches := 0
+	for i, name := range st.Columns {
+		f := &p.Features[i]
+		if f.Name != name || f.Nulls != st.Nulls[name] || f.Count+f.Nulls != 3000 {
+			t.Fatalf("feature %d: %s count %d nulls %d; want %s with %d nulls of 3000", i, f.Name, f.Count, f.Nulls, name, st.Nulls[name])
+		}
+		if f.DDSketch() != nil {
+			sketches++
+			if cuts := f.CutPoints(100); len(cuts) != 99 || cuts[0] < *f.Min || cuts[98] > *f.Max {
+				t.Fatalf("%s: cut points %v outside [%v, %v]", name, cuts, *f.Min, *f.Max)
+			}
 		}
 	}
-}
+	if sketches == 0 {
+		t.Fatal("no numeric feature has a sketch")
+	}
 
-// TestProfileChunksMatchRowByRow checks prepare and merge, which read the
-// numbers through the validity bitmap and split the work between workers
-// and the committer, against a direct profile of the same chunks that
-// lists each chunk's numbers and takes them one by one: every moment,
-// count and reservoir value must be the same, bit for bit, with nulls,
-// NaN, signed zeros and infinities about.
-func TestProfileChunksMatchRowByRow(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for it := 0; it < 30; it++ {
-		fields := []def.Field{{Name: "d", Type: def.Double}, {Name: "i", Type: def.Int64}}
-		got, want := newProfiler(fields), newProfiler(fields)
-		nullRate, nanRate := []float64{0, 0.02, 0.5, 1}[it%4], []float64{0, 0.001}[it/4%2]
-		for chunk := 0; chunk < 1+r.IntN(12); chunk++ {
-			n := r.IntN(40_000)
-			if r.IntN(5) == 0 {
-				n = r.IntN(100)
-			}
-			d, i := &compute.Column{}, &compute.Column{}
-			d.ResetBitmap(def.Double, n, false)
-			i.ResetBitmap(def.Int64, n, false)
-			if nullRate == 0 && r.IntN(2) == 0 {
-				d.Valid, i.Valid = nil, nil
-			}
-			specials := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1)}
-			for row := 0; row < n; row++ {
-				d.F64[row] = r.NormFloat64() * 1e3
-				if r.IntN(50) == 0 {
-					d.F64[row] = specials[r.IntN(len(specials))]
-				}
-				if r.Float64() < nanRate {
-					d.F64[row] = math.NaN()
-				}
-				i.I64[row] = r.Int64N(1e12) - 5e11
-				if d.Valid != nil && r.Float64() < nullRate {
-					d.Valid.Clear(row)
-				}
-				if i.Valid != nil && r.Float64() < nullRate {
-					i.Valid.Clear(row)
-				}
-			}
-			cols := []*compute.Column{d, i}
-			got.add(cols, n)
-			rowByRow(want, cols, n)
-		}
-		for k := range fields {
-			g, w := got.cols[k], want.cols[k]
-			same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
-			if g.count != w.count || g.nulls != w.nulls || g.nan != w.nan || g.seen != w.seen ||
-				!same(g.min, w.min) || !same(g.max, w.max) || !same(g.mean, w.mean) || !same(g.m2, w.m2) ||
-				len(g.sample) != len(w.sample) {
-				t.Fatalf("iteration %d, %s: got %+v, want %+v", it, fields[k].Name, g, w)
-			}
-			for s := range g.sample {
-				if !same(g.sample[s], w.sample[s]) {
-					t.Fatalf("iteration %d, %s: sample %d is %v, want %v", it, fields[k].Name, s, g.sample[s], w.sample[s])
-				}
-			}
-		}
+	out2 := filepath.Join(dir, "train2.parquet")
+	st2, err := Run(context.Background(), Config{Snapshot: snap, Service: "trip_completion", Spine: spine, Out: out2, Workers: 2, MemoryLimit: 64 << 20, RowGroupSize: 1000, NoProfile: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// rowByRow profiles a chunk of numeric columns the plain way: each
-// column's numbers listed, then their moments and the reservoir.
-func rowByRow(p *profiler, cols []*compute.Column, n int) {
-	for k, c := range cols {
-		cp := p.cols[k]
-		var xs []float64
-		for i := 0; i < n; i++ {
-			switch {
-			case c.Null(i):
-				cp.nulls++
-			case c.Type == def.Double && math.IsNaN(c.F64[i]):
-				cp.nan++
-				cp.count++
-			case c.Type == def.Double:
-				xs = append(xs, c.F64[i])
-			default:
-				xs = append(xs, float64(c.I64[i]))
-			}
-		}
-		if len(xs) == 0 {
-			continue
-		}
-		var sum float64
-		lo, hi := cp.min, cp.max
-		for _, x := range xs {
-			sum += x
-			if x < lo || x == 0 && lo == 0 && math.Signbit(x) {
-				lo = x
-			}
-			if x > hi || x == 0 && hi == 0 && !math.Signbit(x) {
-				hi = x
-			}
-		}
-		nb := float64(len(xs))
-		mb := sum / nb
-		var m2b float64
-		for _, x := range xs {
-			m2b += (x - mb) * (x - mb)
-		}
-		na := float64(cp.seen)
-		delta := mb - cp.mean
-		cp.mean += delta * nb / (na + nb)
-		cp.m2 += m2b + delta*delta*na*nb/(na+nb)
-		cp.min, cp.max = lo, hi
-		cp.count += int64(len(xs))
-		first := cp.seen
-		cp.seen += int64(len(xs))
-		for i := 0; len(cp.sample) < reservoirSize && i < len(xs); i++ {
-			cp.sample = append(cp.sample, xs[i])
-			if len(cp.sample) == reservoirSize {
-				cp.w = math.Exp(math.Log(1-p.rng.Float64()) / reservoirSize)
-				cp.skip(p.rng, first+int64(i))
-			}
-		}
-		for cp.next < cp.seen && len(cp.sample) == reservoirSize {
-			cp.sample[p.rng.IntN(reservoirSize)] = xs[cp.next-first]
-			cp.w *= math.Exp(math.Log(1-p.rng.Float64()) / reservoirSize)
-			cp.skip(p.rng, cp.next)
+	if _, err := os.Stat(out2 + ".profile.json"); !errors.Is(err, os.ErrNotExist) || st2.Profile != "" {
+		t.Fatalf("NoProfile: stat %v, Stats.Profile %q", err, st2.Profile)
+	}
+	for _, name := range st.Columns {
+		if st2.Nulls[name] != st.Nulls[name] {
+			t.Fatalf("%s: %d nulls without the profile, %d with", name, st2.Nulls[name], st.Nulls[name])
 		}
 	}
 }
