@@ -15,6 +15,9 @@ import (
 	"github.com/fstore/fstore/featurestore/def"
 )
 
+// keyCol is the first join key in the comparer's projection.
+const keyCol = 2
+
 // maxTracked bounds the distinct disagreeing entities a group tracks for
 // its worst-entities list, so that a replay where everything disagrees
 // still runs in bounded memory (about 200 bytes an entity).
@@ -34,7 +37,7 @@ type feature struct {
 type comparer struct {
 	l     *spineLayout
 	feats []feature
-	// fields is the projection read: replay_row, request_id, request_ts,
+	// fields is the projection read: replay_row, request_ts,
 	// the keys, then per feature served, status, offline.
 	fields   []def.Field
 	offCol   int // first per-feature column in fields
@@ -53,13 +56,18 @@ type comparer struct {
 type entity struct {
 	rows, values int64
 	seq          int64
-	keys         []KeyValue
-	example      Example
+	// row is the example's replay_row.
+	row     int64
+	keys    []KeyValue
+	example Example
 }
 
 func newComparer(l *spineLayout, feats []feature, offline []string) *comparer {
 	c := &comparer{l: l, feats: feats, counts: make([]Counts, len(feats)), entities: map[string]*entity{}}
-	c.fields = append(c.fields, l.fields[:l.ctxCol]...)
+	// request_id is not read here: it is looked up for the examples of
+	// the worst entities only (requestIDs).
+	c.fields = append(c.fields, l.fields[0], l.fields[2])
+	c.fields = append(c.fields, l.fields[l.keyCol:l.ctxCol]...)
 	c.nkeys = l.ctxCol - l.keyCol
 	c.offCol = len(c.fields)
 	for i, f := range feats {
@@ -198,7 +206,7 @@ func closeTo(a, b, tol float64) bool {
 func (c *comparer) note(b *compute.Batch, i, fi int, values int64) {
 	kb := c.keyBuf[:0]
 	for k := 0; k < c.nkeys; k++ {
-		col := b.Cols[c.l.keyCol+k]
+		col := b.Cols[keyCol+k]
 		if col.Null(i) {
 			kb = append(kb, 0)
 			continue
@@ -224,17 +232,16 @@ func (c *comparer) note(b *compute.Batch, i, fi int, values int64) {
 		c.approx = true
 		return
 	}
-	e := &entity{rows: 1, values: values, seq: c.seq}
+	e := &entity{rows: 1, values: values, seq: c.seq, row: b.Cols[0].I64[i]}
 	c.seq++
 	for k := 0; k < c.nkeys; k++ {
-		col := b.Cols[c.l.keyCol+k]
-		e.keys = append(e.keys, KeyValue{Name: c.fields[c.l.keyCol+k].Name, Value: format(col, i)})
+		col := b.Cols[keyCol+k]
+		e.keys = append(e.keys, KeyValue{Name: c.fields[keyCol+k].Name, Value: format(col, i)})
 	}
 	j := c.offCol + 3*fi
 	served, status, off := b.Cols[j], featurestore.Status(b.Cols[j+1].I64[i]), b.Cols[j+2]
 	x := Example{
-		RequestID:     b.Cols[1].S[i],
-		RequestTS:     time.UnixMicro(b.Cols[2].I64[i]).UTC(),
+		RequestTS:     time.UnixMicro(b.Cols[1].I64[i]).UTC(),
 		Feature:       c.feats[fi].name,
 		Served:        format(served, i),
 		Offline:       format(off, i),
@@ -259,7 +266,7 @@ func (c *comparer) note(b *compute.Batch, i, fi int, values int64) {
 
 // worst returns the n entities with the most disagreeing rows, ties by
 // first seen.
-func (c *comparer) worst(n int) []EntityReport {
+func (c *comparer) worst(n int) ([]EntityReport, []int64) {
 	all := make([]*entity, 0, len(c.entities))
 	for _, e := range c.entities {
 		all = append(all, e)
@@ -270,11 +277,48 @@ func (c *comparer) worst(n int) []EntityReport {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	out := []EntityReport{}
+	out, rows := []EntityReport{}, []int64{}
 	for _, e := range all[:min(n, len(all))] {
 		out = append(out, EntityReport{Keys: e.keys, Rows: e.rows, Values: e.values, Example: e.example})
+		rows = append(rows, e.row)
 	}
-	return out
+	return out, rows
+}
+
+// requestIDs fills in the request IDs of the examples of ws (whose
+// replay_rows are rows), reading only the row groups that hold them.
+func requestIDs(path string, ws []EntityReport, rows []int64) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	p, err := compute.OpenParquet(path, []def.Field{{Name: requestIDCol, Type: def.String}}, nil)
+	if err != nil {
+		return fmt.Errorf("replay: cannot read the recomputed rows: %w", err)
+	}
+	defer p.Close()
+	var (
+		b    compute.Batch
+		vals []parquet.Value
+		off  int64
+	)
+	for g, rg := range p.File.RowGroups() {
+		n := rg.NumRows()
+		read := false
+		for k, r := range rows {
+			if r < off || r >= off+n {
+				continue
+			}
+			if !read {
+				if vals, err = p.ReadRowGroup(g, &b, vals); err != nil {
+					return fmt.Errorf("replay: cannot read the recomputed rows: row group %d: %w", g, err)
+				}
+				read = true
+			}
+			ws[k].Example.RequestID = b.Cols[0].S[r-off]
+		}
+		off += n
+	}
+	return nil
 }
 
 // format renders row i of col for the report; nil when null.

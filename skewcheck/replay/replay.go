@@ -232,7 +232,11 @@ func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) 
 		gr.Features = append(gr.Features, FeatureReport{Feature: f.name, Tolerance: f.tol, Counts: cnt})
 		gr.Total.add(cnt)
 	}
-	gr.Worst = c.worst(cfg.Worst)
+	var rows []int64
+	gr.Worst, rows = c.worst(cfg.Worst)
+	if err := requestIDs(out, gr.Worst, rows); err != nil {
+		return nil, err
+	}
 	gr.WorstApproximate = c.approx
 	gr.Elapsed["compare"] = time.Since(start)
 	return gr, nil

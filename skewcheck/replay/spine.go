@@ -9,7 +9,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
 	"github.com/parquet-go/parquet-go/encoding"
 
 	"github.com/fstore/fstore/featurestore/def"
@@ -129,10 +129,10 @@ func newSpineWriter(path string, l *spineLayout) (*spineWriter, error) {
 		return nil, fmt.Errorf("replay: cannot create spine: %w", err)
 	}
 	w := &spineWriter{l: l, f: f, bw: bufio.NewWriterSize(f, 1<<20)}
-	// Snappy: the spine is read once, by backfill, and copied into its
-	// output; speed matters more than size.
+	// Uncompressed: the spine is a temporary file read once, by backfill,
+	// and copied into its output; speed matters more than size.
 	w.pw = parquet.NewGenericWriter[any](w.bw, parquet.NewSchema("replay_spine", orderedGroup{fields: fields}),
-		parquet.Compression(&snappy.Codec{}), parquet.CreatedBy("fstore", "", ""))
+		parquet.Compression(&uncompressed.Codec{}), parquet.CreatedBy("fstore", "", ""))
 	w.cw = w.pw.ColumnWriters()
 	return w, nil
 }
