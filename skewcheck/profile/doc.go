@@ -19,8 +19,8 @@
 //     (population) and nan over the numbers (neither null nor NaN);
 //     quantiles p01, p05, p25, p50, p75, p95, p99 from a uniform
 //     reservoir sample of ReservoirSize values with a fixed seed (as in
-//     v1); and a DDSketch (github.com/DataDog/sketches-go, logarithmic
-//     mapping) of relative accuracy RelativeAccuracy: any quantile it
+//     v1); and a DDSketch (github.com/DataDog/sketches-go, cubically
+//     interpolated logarithmic mapping, no log computed per value) of relative accuracy RelativeAccuracy: any quantile it
 //     gives is within 1% of a value of the data at that rank. Each of its
 //     positive and negative stores keeps at most SketchBins bins; beyond
 //     that the bins nearest zero collapse (values with a dynamic range
