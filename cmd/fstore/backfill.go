@@ -28,7 +28,7 @@ timestamp, then file order), null past the view's TTL, windows as of that
 time, on-demand features from the spine's columns. It runs out of core in
 --memory-limit, on all cores, and writes --out only when it succeeds, with
 its lineage in the file's metadata and a baseline profile beside it
-(OUT.profile.json).`,
+(OUT.profile.json, format fstore.profile/v2; --no-profile skips it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Features = features
@@ -78,6 +78,7 @@ its lineage in the file's metadata and a baseline profile beside it
 	f.IntVar(&cfg.Workers, "workers", 0, "parallelism (default: all cores)")
 	f.StringVar(&memory, "memory-limit", "", "memory the join may hold (default 1GiB)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "directory for spill files (default: the system's)")
+	f.BoolVar(&cfg.NoProfile, "no-profile", false, "skip the baseline profile (OUT.profile.json)")
 	return cmd
 }
 
