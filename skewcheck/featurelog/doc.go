@@ -37,7 +37,7 @@
 // # Log file contract (fstore.featurelog/v1)
 //
 // Files live under <Dir>/<service>/, named
-// <first row's wall time, 20060102T150405.000000Z>-<sequence>.parquet, so
+// <wall time its first row was written, 20060102T150405.000000Z, UTC>-<6-digit sequence>.parquet, so
 // that lexical order is time order. A file is written as
 // .<name>.tmp and renamed when complete: readers ignore names starting
 // with '.' or ending in ".tmp". Each file holds rows of one schema (one
