@@ -52,6 +52,8 @@ type servedView struct {
 	outputs map[string]int
 	// fullNames are the outputs' "view__feature" names.
 	fullNames []string
+	// quality is the view's serve-time gates (quality.go); nil: none.
+	quality *viewQuality
 }
 
 // servedOD is an on-demand view of a catalog.

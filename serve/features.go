@@ -372,6 +372,9 @@ func (r *onlineRequest) execute(ctx context.Context, store featurestore.OnlineSt
 			}
 			return err
 		}
+		if q := sv.quality; q != nil { // data-quality gates: quality.go
+			q.check(&r.reads[sv.slot], r.wants[sv.slot], r.now)
+		}
 	}
 	for _, sod := range r.use.ods {
 		st := &r.ods[sod.slot]

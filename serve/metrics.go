@@ -47,6 +47,7 @@ type metrics struct {
 	errorsFor  map[string]prometheus.Counter
 	reloads    prometheus.Counter
 	version    prometheus.Gauge
+	quality    qualityMetrics // quality.go
 }
 
 // Error kinds, as the "kind" label of fstore_errors_total.
@@ -83,6 +84,7 @@ func newMetrics(fs *featureServer) *metrics {
 		Name: "fstore_registry_version", Help: "The registry version being served.",
 	})
 	m.reg.MustRegister(m.latency, ents, feats, store, m.errors, m.reloads, m.version, &freshness{fs: fs})
+	m.quality = newQualityMetrics(m.reg)
 	if cs, ok := fs.store.(clientCacheStore); ok {
 		m.reg.MustRegister(clientCacheMetrics{s: cs})
 	}

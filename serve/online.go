@@ -52,6 +52,7 @@ func newFeatureServer(store featurestore.OnlineStore, reg *registry.Registry, li
 func (fs *featureServer) load(snap *registry.Snapshot) {
 	c := compileCatalog(snap)
 	fs.sk.compileSkew(c)
+	fs.m.compileQuality(c)
 	fs.cat.Store(c)
 	fs.m.version.Set(float64(c.version))
 	for name, err := range c.broken {
