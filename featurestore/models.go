@@ -3,11 +3,13 @@ package featurestore
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -42,7 +44,26 @@ type ModelRegistration struct {
 	Metrics map[string]float64
 	// Seed is the training seed.
 	Seed int64
+	// FeatureBaseline is the training set's baseline profile (the bytes
+	// of its <dataset>.profile.json) and PredictionBaseline the profile
+	// of the model's predictions on the held-out rows; either may be
+	// empty. They are stored beside the artifact (ModelBaselineSuffixes)
+	// and their data-dir-relative paths recorded in the version.
+	FeatureBaseline, PredictionBaseline []byte
+	// CheckBaseline validates each non-empty baseline before anything is
+	// written; skewcheck/profile.Validate decodes one fully. The profile
+	// format lives above this package (skewcheck imports featurestore),
+	// so the caller supplies the check; when nil, a baseline must still
+	// be a JSON object whose "format" begins "fstore.profile/".
+	CheckBaseline func(baseline []byte) error
 }
+
+// The files a version's baselines are stored in, beside its artifact:
+// models/<model>/v<version><suffix>.
+const (
+	FeatureBaselineSuffix    = ".features.profile.json"
+	PredictionBaselineSuffix = ".predictions.profile.json"
+)
 
 // RegisterModel validates a trained artifact against the registry and
 // records it as the next immutable version of its model: the artifact is
@@ -65,33 +86,111 @@ func (s *Store) RegisterModel(reg ModelRegistration) (*fstorev1.ModelVersion, er
 	if err := checkModelInputs(snap, md, m.Inputs); err != nil {
 		return nil, err
 	}
+	for _, b := range []struct {
+		name string
+		data []byte
+	}{{"feature baseline", reg.FeatureBaseline}, {"prediction baseline", reg.PredictionBaseline}} {
+		if err := checkBaseline(b.data, reg.CheckBaseline); err != nil {
+			return nil, fmt.Errorf("%w: model %q: %s: %w", ErrModel, reg.Model, b.name, err)
+		}
+	}
 	svcMeta, _ := snap.Meta(def.KindFeatureService, md.FeatureService)
 	sum := sha256.Sum256(reg.Artifact)
 	return s.registry.AddModelVersion(reg.Model, func(v uint32) (*fstorev1.ModelVersion, error) {
-		rel := filepath.Join(ModelsDir, reg.Model, "v"+strconv.FormatUint(uint64(v), 10)+".fsm")
+		base := filepath.Join(ModelsDir, reg.Model, "v"+strconv.FormatUint(uint64(v), 10))
+		rel := base + ".fsm"
 		path := filepath.Join(s.dir, rel)
+		var written []string
+		write := func(rel string, b []byte) (string, error) {
+			if len(b) == 0 {
+				return "", nil
+			}
+			path := filepath.Join(s.dir, rel)
+			if err := atomicfile.Write(path, b, 0o644); err != nil {
+				return "", err
+			}
+			written = append(written, path)
+			return filepath.ToSlash(rel), nil
+		}
+		var featRel, predRel string
 		err := os.MkdirAll(filepath.Dir(path), 0o755)
 		if err == nil {
-			err = atomicfile.Write(path, reg.Artifact, 0o644)
+			_, err = write(rel, reg.Artifact)
+		}
+		if err == nil {
+			featRel, err = write(base+FeatureBaselineSuffix, reg.FeatureBaseline)
+		}
+		if err == nil {
+			predRel, err = write(base+PredictionBaselineSuffix, reg.PredictionBaseline)
 		}
 		if err != nil {
+			for _, p := range written {
+				os.Remove(p)
+			}
 			return nil, fmt.Errorf("featurestore: cannot store model %s v%d: %w", reg.Model, v, err)
 		}
 		return &fstorev1.ModelVersion{
-			Model:                 reg.Model,
-			Version:               v,
-			ArtifactPath:          filepath.ToSlash(rel),
-			ArtifactSha256:        hex.EncodeToString(sum[:]),
-			Arch:                  m.Arch.String(),
-			InputFeatures:         append([]string(nil), m.Inputs...),
-			FeatureServiceVersion: svcMeta.Version,
-			TrainingDataset:       reg.TrainingDataset,
-			TrainingLineage:       reg.TrainingLineage,
-			Metrics:               reg.Metrics,
-			Seed:                  reg.Seed,
-			CreatedAt:             timestamppb.New(time.Now().UTC().Truncate(time.Microsecond)),
+			FeatureBaselinePath:    featRel,
+			PredictionBaselinePath: predRel,
+			Model:                  reg.Model,
+			Version:                v,
+			ArtifactPath:           filepath.ToSlash(rel),
+			ArtifactSha256:         hex.EncodeToString(sum[:]),
+			Arch:                   m.Arch.String(),
+			InputFeatures:          append([]string(nil), m.Inputs...),
+			FeatureServiceVersion:  svcMeta.Version,
+			TrainingDataset:        reg.TrainingDataset,
+			TrainingLineage:        reg.TrainingLineage,
+			Metrics:                reg.Metrics,
+			Seed:                   reg.Seed,
+			CreatedAt:              timestamppb.New(time.Now().UTC().Truncate(time.Microsecond)),
 		}, nil
 	})
+}
+
+// checkBaseline validates a baseline profile's bytes: with check when
+// given, else the outline every profile format shares.
+func checkBaseline(b []byte, check func([]byte) error) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if check != nil {
+		return check(b)
+	}
+	var head struct {
+		Format string `json:"format"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fmt.Errorf("not a profile (JSON object with a format): %w", err)
+	}
+	if !strings.HasPrefix(head.Format, "fstore.profile/") {
+		return fmt.Errorf("format %q is not a profile format (fstore.profile/...)", head.Format)
+	}
+	return nil
+}
+
+// ModelBaselines reads a version's stored baseline profiles, as bytes
+// (skewcheck/profile decodes them): nil for one the version does not
+// have. Errors name the file.
+func (s *Store) ModelBaselines(mv *fstorev1.ModelVersion) (features, predictions []byte, err error) {
+	read := func(rel string) ([]byte, error) {
+		if rel == "" {
+			return nil, nil
+		}
+		path := filepath.Join(s.dir, filepath.FromSlash(rel))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: model %s v%d: baseline: %w", ErrModel, mv.GetModel(), mv.GetVersion(), err)
+		}
+		return b, nil
+	}
+	if features, err = read(mv.GetFeatureBaselinePath()); err != nil {
+		return nil, nil, err
+	}
+	if predictions, err = read(mv.GetPredictionBaselinePath()); err != nil {
+		return nil, nil, err
+	}
+	return features, predictions, nil
 }
 
 // checkModelInputs reports an input that the model's feature service does

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fstore/fstore/compute/model"
+	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 	"github.com/fstore/fstore/serve"
+	"github.com/fstore/fstore/skewcheck/profile"
 )
 
 // modelClient returns a model API client: the data directory's, or the
@@ -52,7 +55,9 @@ reports held-out metrics (AUC, log-loss and accuracy for a 0/1 label; RMSE
 and MAE otherwise), and registers the result as the next immutable version of
 --model, with its lineage: the training set and its metadata, the feature
 service's registry version, the input features in tensor order, the metrics
-and the seed. The input normalisation learnt here is part of the artifact,
+and the seed, and two baselines for drift monitoring: a copy of the training
+set's profile (DATASET.profile.json, when backfill wrote one) and a profile
+of the model's predictions on the held-out rows. The input normalisation learnt here is part of the artifact,
 so serving applies exactly the training-time transform.
 
 The model must be defined (a models block naming its feature service).
@@ -82,6 +87,8 @@ input is the training mean, online as offline.`,
 					fmt.Fprintf(g.stderr, "\r\033[Ktrain %s: epoch %d/%d, loss %.5f", name, epoch, epochs, loss)
 				}
 			}
+			var holdout []float32
+			cfg.HoldoutPredictions = func(_ []int, p []float32) { holdout = p }
 			m, metrics, err := model.Train(cmd.Context(), ds, cfg)
 			if cfg.Progress != nil {
 				fmt.Fprint(g.stderr, "\r\033[K")
@@ -94,18 +101,23 @@ input is the training mean, online as offline.`,
 				return err
 			}
 			abs, _ := filepath.Abs(dataset)
-			var mv *fstorev1.ModelVersion
-			err = g.withModels(cmd.Context(), func(ctx context.Context, c fstorev1.ModelServiceClient) error {
-				resp, err := c.RegisterModelVersion(ctx, &fstorev1.RegisterModelVersionRequest{
-					Model:           name,
-					Artifact:        artifact,
-					TrainingDataset: abs,
-					TrainingLineage: datasetLineage(dataset, ds.Metadata),
-					Metrics:         metrics,
-					Seed:            cfg.Seed,
-				})
-				mv = resp.GetVersion()
+			featBase, err := datasetBaseline(dataset)
+			if err != nil {
 				return err
+			}
+			predBase, err := profile.Predictions(dataset, holdout)
+			if err != nil {
+				return err
+			}
+			mv, err := g.registerVersion(cmd.Context(), featurestore.ModelRegistration{
+				Model:              name,
+				Artifact:           artifact,
+				TrainingDataset:    abs,
+				TrainingLineage:    datasetLineage(dataset, ds.Metadata),
+				Metrics:            metrics,
+				Seed:               cfg.Seed,
+				FeatureBaseline:    featBase,
+				PredictionBaseline: predBase,
 			})
 			if err != nil {
 				return err
@@ -129,6 +141,60 @@ input is the training mean, online as offline.`,
 	f.Float64Var(&cfg.LearningRate, "learning-rate", 0, "Adam step size (default 0.01)")
 	f.Float64Var(&cfg.Holdout, "holdout", 0, "fraction of rows held out for the metrics (default 0.2)")
 	return cmd
+}
+
+// datasetBaseline returns the bytes of a training set's baseline profile
+// (written by backfill beside it), checked; nil when there is none (a
+// directory or glob, or a file built with --no-profile).
+func datasetBaseline(dataset string) ([]byte, error) {
+	path := profile.DatasetProfilePath(dataset)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := profile.Decode(b); err != nil {
+		var fe *profile.FieldError
+		if errors.As(err, &fe) {
+			fe.File = path
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// registerVersion records a model version: through the data directory's
+// store when this process can open it, baselines included (checked by
+// decoding: skewcheck/profile.Validate); otherwise through the server's
+// model API, whose request has no fields for baselines yet: they are left
+// out, with a note.
+func (g *globals) registerVersion(ctx context.Context, reg featurestore.ModelRegistration) (*fstorev1.ModelVersion, error) {
+	st, conn, err := g.localOrServer()
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		defer st.Close()
+		reg.CheckBaseline = profile.Validate
+		return st.RegisterModel(reg)
+	}
+	defer conn.Close()
+	if len(reg.FeatureBaseline) > 0 || len(reg.PredictionBaseline) > 0 {
+		g.note("(registering through a server, whose model API carries no baselines: the version has none)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := fstorev1.NewModelServiceClient(conn).RegisterModelVersion(ctx, &fstorev1.RegisterModelVersionRequest{
+		Model:           reg.Model,
+		Artifact:        reg.Artifact,
+		TrainingDataset: reg.TrainingDataset,
+		TrainingLineage: reg.TrainingLineage,
+		Metrics:         reg.Metrics,
+		Seed:            reg.Seed,
+	})
+	return resp.GetVersion(), err
 }
 
 // trainingColumns returns the training-set columns to train on: --features
@@ -301,6 +367,8 @@ func printModelVersion(w io.Writer, mv *fstorev1.ModelVersion) {
 	fmt.Fprintf(w, "feature service:  registry version %d\n", mv.GetFeatureServiceVersion())
 	fmt.Fprintf(w, "seed:             %d\n", mv.GetSeed())
 	fmt.Fprintf(w, "metrics:          %s\n", metricsText(mv.GetMetrics()))
+	fmt.Fprintf(w, "feature baseline: %s\n", orNone(mv.GetFeatureBaselinePath()))
+	fmt.Fprintf(w, "prediction baseline: %s\n", orNone(mv.GetPredictionBaselinePath()))
 	fmt.Fprintf(w, "inputs (%d, tensor order):\n", len(mv.GetInputFeatures()))
 	for i, in := range mv.GetInputFeatures() {
 		fmt.Fprintf(w, "  %3d  %s\n", i, in)
@@ -318,15 +386,24 @@ func printModelVersion(w io.Writer, mv *fstorev1.ModelVersion) {
 	}
 }
 
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
 func newModelsRegisterCmd(g *globals) *cobra.Command {
-	var name, artifact, dataset string
+	var name, artifact, dataset, featBaseline, predBaseline string
 	cmd := &cobra.Command{
 		Use:   "register --model NAME --artifact FILE",
 		Short: "Register an existing model artifact as the model's next version",
 		Long: `register validates an artifact file (compute/model's format: the header,
 shapes and checksum) against the registry — the model must be defined and
 every input must be a feature of its feature service — and records it as the
-model's next immutable version.`,
+model's next immutable version. With --dataset, the training set's baseline
+profile (DATASET.profile.json) is stored with it when there is one;
+--feature-baseline and --prediction-baseline name profile files instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || artifact == "" {
@@ -339,17 +416,29 @@ model's next immutable version.`,
 			if _, err := model.Unmarshal(b); err != nil {
 				return fmt.Errorf("%s: %w", artifact, err)
 			}
-			req := &fstorev1.RegisterModelVersionRequest{Model: name, Artifact: b}
+			reg := featurestore.ModelRegistration{Model: name, Artifact: b}
 			if dataset != "" {
-				req.TrainingDataset, _ = filepath.Abs(dataset)
-				req.TrainingLineage = datasetLineage(dataset, nil)
+				reg.TrainingDataset, _ = filepath.Abs(dataset)
+				reg.TrainingLineage = datasetLineage(dataset, nil)
+				if reg.FeatureBaseline, err = datasetBaseline(dataset); err != nil {
+					return err
+				}
 			}
-			var mv *fstorev1.ModelVersion
-			err = g.withModels(cmd.Context(), func(ctx context.Context, c fstorev1.ModelServiceClient) error {
-				resp, err := c.RegisterModelVersion(ctx, req)
-				mv = resp.GetVersion()
-				return err
-			})
+			for _, fb := range []struct {
+				path string
+				dst  *[]byte
+			}{{featBaseline, &reg.FeatureBaseline}, {predBaseline, &reg.PredictionBaseline}} {
+				if fb.path == "" {
+					continue
+				}
+				if _, err := profile.Read(fb.path); err != nil {
+					return err
+				}
+				if *fb.dst, err = os.ReadFile(fb.path); err != nil {
+					return err
+				}
+			}
+			mv, err := g.registerVersion(cmd.Context(), reg)
 			if err != nil {
 				return err
 			}
@@ -361,6 +450,8 @@ model's next immutable version.`,
 	f := cmd.Flags()
 	f.StringVar(&name, "model", "", "model to register the version under")
 	f.StringVar(&artifact, "artifact", "", "model artifact file")
-	f.StringVar(&dataset, "dataset", "", "training set the artifact was trained on (recorded as lineage)")
+	f.StringVar(&dataset, "dataset", "", "training set the artifact was trained on (recorded as lineage; its profile stored as the feature baseline)")
+	f.StringVar(&featBaseline, "feature-baseline", "", "baseline profile of the training set's features (default: DATASET.profile.json)")
+	f.StringVar(&predBaseline, "prediction-baseline", "", "baseline profile of the model's predictions")
 	return cmd
 }

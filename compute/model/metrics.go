@@ -10,11 +10,11 @@ import (
 const logLossEps = 1e-7
 
 // evaluate scores m on the given rows of ds with the Engine, the code that
-// will serve it.
-func evaluate(m *Model, ds *Dataset, rows []int) (Metrics, error) {
+// will serve it, and returns its predictions, row for row.
+func evaluate(m *Model, ds *Dataset, rows []int) (Metrics, []float32, error) {
 	e, err := NewEngine(m, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in := len(m.Inputs)
 	x := make([]float32, len(rows)*in)
@@ -25,7 +25,7 @@ func evaluate(m *Model, ds *Dataset, rows []int) (Metrics, error) {
 	}
 	p := make([]float32, len(rows))
 	if err := e.Predict(x, len(rows), p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	met := Metrics{"holdout_rows": float64(len(rows))}
 	if m.Task == Binary {
@@ -37,7 +37,7 @@ func evaluate(m *Model, ds *Dataset, rows []int) (Metrics, error) {
 	} else {
 		met["rmse"], met["mae"] = RMSE(p, y), MAE(p, y)
 	}
-	return met, nil
+	return met, p, nil
 }
 
 // AUC returns the area under the ROC curve of scores p for 0/1 labels y,

@@ -36,6 +36,13 @@ type TrainConfig struct {
 	// training loss over that epoch (binary cross-entropy, or mean squared
 	// error in label units).
 	Progress func(epoch, epochs int, trainLoss float64)
+	// HoldoutPredictions, when set, is called once training is done with
+	// the held-out rows (indexes into the dataset, ascending) and the
+	// model's predictions on them, row for row (for Binary, the predicted
+	// probability of 1; for Regression, the value): the predictions
+	// Metrics scored, for a baseline of the model's outputs. The slices
+	// are the callee's to keep.
+	HoldoutPredictions func(rows []int, predictions []float32)
 }
 
 // EnsureDefaults fills in the zero fields of c.
@@ -214,9 +221,12 @@ func Train(ctx context.Context, ds *Dataset, cfg TrainConfig) (*Model, Metrics, 
 	if msg := m.check(); msg != "" {
 		return nil, nil, inputErrorf("train: the model diverged (%s); try a smaller learning rate", msg)
 	}
-	met, err := evaluate(m, ds, hold)
+	met, pred, err := evaluate(m, ds, hold)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.HoldoutPredictions != nil {
+		cfg.HoldoutPredictions(hold, pred)
 	}
 	met["train_rows"] = float64(nt)
 	return m, met, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -158,5 +159,40 @@ func TestPartialBatchPadding(t *testing.T) {
 		}
 		full.vm.Close()
 		exact.vm.Close()
+	}
+}
+
+// TestHoldoutPredictions checks that the held-out predictions handed to
+// HoldoutPredictions are the held-out rows' (as many as holdout_rows,
+// ascending, disjoint from nothing else) and equal the trained model's
+// own predictions on those rows: probabilities in [0, 1] for a binary
+// task, and what the Engine gives for each row.
+func TestHoldoutPredictions(t *testing.T) {
+	ds := synth(500, 4, 3, 0.05, linearRule)
+	var rows []int
+	var preds []float32
+	m, met, err := Train(context.Background(), ds, TrainConfig{Epochs: 3, Seed: 9, HoldoutPredictions: func(r []int, p []float32) { rows, preds = r, p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != int(met["holdout_rows"]) || len(preds) != len(rows) || !slices.IsSorted(rows) {
+		t.Fatalf("%d rows, %d predictions, holdout_rows %v", len(rows), len(preds), met["holdout_rows"])
+	}
+	e, err := NewEngine(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := len(ds.Features)
+	one := make([]float32, 1)
+	for i, r := range rows {
+		if p := preds[i]; !(p >= 0 && p <= 1) {
+			t.Fatalf("row %d: probability %v", r, p)
+		}
+		if err := e.Predict(ds.X[r*in:(r+1)*in], 1, one); err != nil {
+			t.Fatal(err)
+		}
+		if one[0] != preds[i] {
+			t.Fatalf("row %d: held-out prediction %v, engine %v", r, preds[i], one[0])
+		}
 	}
 }
