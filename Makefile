@@ -59,12 +59,8 @@ quickstart: build
 	curl -sS --fail-with-body http://$(QS_HTTP)/v2/models/completion || exit 1; echo; \
 	echo "==> curl -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json"; cat quickstart/infer.json; \
 	curl -sS --fail-with-body -X POST http://$(QS_HTTP)/v2/models/completion/infer -d @quickstart/infer.json || exit 1; echo; \
-	awk 'BEGIN { n = 400; printf "{\"model\": \"completion\", \"entities\": {\"driver_id\": ["; for (i = 0; i < n; i++) printf "%s%d", (i ? "," : ""), 1001 + i; \
-		printf "], \"rider_id\": ["; for (i = 0; i < n; i++) printf "%s%d", (i ? "," : ""), 1 + i; \
-		printf "]}, \"request_context\": {\"distance_km\": ["; for (i = 0; i < n; i++) printf "%s%.1f", (i ? "," : ""), 1 + (i * 7) % 40; \
-		printf "], \"surge\": ["; for (i = 0; i < n; i++) printf "%s%.1f", (i ? "," : ""), 1 + (i % 5) / 5; printf "]}}\n" }' > quickstart/predict-400.json; \
-	echo "==> curl -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict-400.json (400 drivers: traffic for the drift monitor)"; \
-	curl -sS --fail-with-body -o /dev/null -w '%{http_code}\n' -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/predict-400.json || exit 1; \
+	echo "==> curl -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/traffic.json (1000 trip requests from the spine: traffic for the drift monitor)"; \
+	curl -sS --fail-with-body -o /dev/null -w 'HTTP %{http_code}\n' -X POST http://$(QS_HTTP)/v1/predict -d @quickstart/traffic.json || exit 1; \
 	echo "==> fstore skew status (served features and predictions against the model's training set)"; \
 	./bin/fstore skew status || exit 1; \
 	echo "==> fstore skew report --html quickstart/skew.html"; \
@@ -119,6 +115,7 @@ fuzz:
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzReadPlain$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzOpenParquet$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backfill -run '^$$' -fuzz '^FuzzDecodeSpill$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./skewcheck/profile -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeValue$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeKey$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore -run '^$$' -fuzz '^FuzzDecodeJSONLines$$' -fuzztime $(FUZZTIME)
