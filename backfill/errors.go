@@ -9,4 +9,7 @@ var (
 	// ErrInput is matched by errors in the input data: unreadable or
 	// corrupt Parquet, missing columns, wrong column types.
 	ErrInput = errors.New("backfill: bad input")
+	// ErrQuality is matched by a Strict backfill's failure on a
+	// data-quality gate (a QualityError).
+	ErrQuality = errors.New("backfill: data-quality gate failed")
 )
