@@ -116,7 +116,6 @@ fuzz:
 	$(GO) test ./compute -run '^$$' -fuzz '^FuzzOpenParquet$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./backfill -run '^$$' -fuzz '^FuzzDecodeSpill$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./skewcheck/profile -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./skewcheck/profile -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeValue$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore/encoding -run '^$$' -fuzz '^FuzzDecodeKey$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./featurestore -run '^$$' -fuzz '^FuzzDecodeJSONLines$$' -fuzztime $(FUZZTIME)

@@ -94,6 +94,12 @@ definitions apply as a no-op.`,
 			}
 			fmt.Fprintln(g.stdout, backfillSummary(out, bst))
 
+			traffic, err := rides.Traffic(dir, "completion", 1000)
+			if err != nil {
+				return err
+			}
+			g.progress("    %s: a /v1/predict body of the spine's last 1000 trip requests (production-like traffic)", traffic)
+
 			end := rides.DefaultEnd
 			g.progress("==> fstore materialize --end %s", end.Format(time.RFC3339))
 			if err := quickstartOnline(cmd.Context(), g, end); err != nil {
