@@ -173,9 +173,9 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	var cw *chunkWriter
 	kv := map[string]string{"fstore.lineage": meta}
 	if r.cfg.outputPath != outputRows && rawChunkable(parquetFiles, r.cfg.RowGroupSize) {
-		cw, err = newChunkWriter(r.cfg.Out, parquetFiles[0], features, kv)
+		cw, err = newChunkWriter(r.cfg.Out, parquetFiles[0], r.keep, features, kv)
 	} else {
-		w, err = newOutputWriter(r.cfg.Out, spineSchema, features, kv, r.cfg.RowGroupSize)
+		w, err = newOutputWriter(r.cfg.Out, spineSchema, r.keep, features, kv, r.cfg.RowGroupSize)
 	}
 	if err != nil {
 		return Stats{}, err
@@ -195,6 +195,8 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if !r.cfg.NoProfile {
 		prof = profile.New(features)
 	}
+	// gates is nil when no requested output has a gate (quality.go).
+	gates := r.newGates(r.cfg.Strict)
 	var mu sync.Mutex // BeginRowGroup is not documented as safe for concurrent use
 	odEvs := make([][]*compute.OnDemandEvaluator, r.cfg.Workers)
 	batches := make([]*compute.Batch, r.cfg.Workers)
@@ -278,6 +280,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			defer wg.Done()
 			var gs gatherScratch
 			var es encodeScratch
+			gw := gates.worker()
 			for c := range work {
 				c.err = r.buildChunk(c, batches[wk], &vals[wk], &gs, &es, odEvs[wk], w, cw, &mu)
 				if c.err == nil {
@@ -286,6 +289,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 					if prof != nil {
 						prof.Prepare(&c.mem.prof, c.outCols, c.n)
 					}
+					c.viol = gw.check(c)
 					c.mem.nulls = c.mem.nulls[:0]
 					for _, col := range c.outCols {
 						c.mem.nulls = append(c.mem.nulls, int64(col.Valid.CountNulls(c.n)))
@@ -305,6 +309,9 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		<-c.done
 		if commitErr == nil && c.err != nil {
 			commitErr = c.err
+		}
+		if commitErr == nil {
+			commitErr = gates.commit(r, c, c.viol)
 		}
 		if commitErr == nil && cw != nil {
 			commitErr = cw.writeRowGroup(c.file.File, c.rowGroup, c.mem.enc)
@@ -353,7 +360,8 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	encoded := make(chan struct{})
 	go func() {
 		defer close(encoded)
-		if prof != nil {
+		if st.Violations = gates.results(); prof != nil {
+			prof.SetExpectations(st.Violations)
 			profJSON, profErr = prof.Encode(r.cfg.Out, st.Rows)
 		}
 	}()
@@ -467,6 +475,7 @@ type chunk struct {
 	viewCols [][]*compute.Column // mem.cols
 	outCols  []*compute.Column   // owned by the chunk once built
 	rgws     []*parquet.ConcurrentRowGroupWriter
+	viol     []compute.Violation // data-quality gates broken (quality.go)
 	err      error
 	done     chan struct{}
 }
@@ -564,6 +573,11 @@ func (r *run) buildChunk(c *chunk, batch *compute.Batch, vals *[]parquet.Value, 
 			batchRows[i] = batchRows[i][:0]
 		}
 		k, err := reader.ReadRows(batchRows)
+		if k > 0 && !r.keep.all() {
+			for i := range batchRows[:k] {
+				batchRows[i] = r.keep.project(batchRows[i])
+			}
+		}
 		if k > 0 {
 			built := w.buildRows(batchRows[:k], c.outCols, done)
 			for len(built) > 0 {
@@ -619,7 +633,7 @@ func (r *run) writeColumns(c *chunk, w *outputWriter, mu *sync.Mutex) error {
 		}
 	}()
 	for i := range readers {
-		readers[i] = parquet.NewColumnChunkValueReader(chunks[i])
+		readers[i] = parquet.NewColumnChunkValueReader(chunks[r.keep.leaves[i]])
 	}
 	vals := make([]parquet.Value, 0, 4096)
 	for lo := 0; lo < c.n; {
@@ -632,6 +646,11 @@ func (r *run) writeColumns(c *chunk, w *outputWriter, mu *sync.Mutex) error {
 		for i, rd := range readers {
 			for done := lo; done < hi; {
 				k, err := rd.ReadValues(vals[:min(cap(vals), hi-done)])
+				if r.keep.leaves[i] != i { // a spine column before it is not kept
+					for v, x := range vals[:k] {
+						vals[:k][v] = x.Level(x.RepetitionLevel(), x.DefinitionLevel(), i)
+					}
+				}
 				if k > 0 {
 					if _, werr := cws[i].WriteRowValues(vals[:k]); werr != nil {
 						return fmt.Errorf("backfill: cannot write output: %w", werr)

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/skewcheck/profile"
 )
 
 // Config is one backfill. Snapshot, Spine, Out and one of Service or
@@ -19,8 +21,23 @@ type Config struct {
 	Service  string
 	Features []string
 	// Spine is a Parquet file, directory or glob: entity join keys, a
-	// timestamp column and any other columns, all carried through.
+	// timestamp column and any other columns, all carried through (unless
+	// SpineColumns says otherwise). A directory or glob is read in lexical
+	// order of its file paths.
 	Spine string
+	// Spines lists the spine's files instead of Spine, read in the order
+	// given (for files that do not sit alone in one directory, such as one
+	// schema's feature-log files). Set Spine or Spines, not both; every
+	// file must have the same schema.
+	Spines []string
+	// SpineColumns names the spine columns carried into the output, kept
+	// in the spine's column order. Nil (the default) keeps every spine
+	// column, as a training set does; an empty non-nil slice keeps none.
+	// Each name must be a top-level column of the spine, at most once. The
+	// output's rows are the spine's rows in spine order either way; the
+	// columns the join reads (keys, timestamp, request fields) need not be
+	// kept, and a spine column not kept may have the name of a feature.
+	SpineColumns []string
 	// Out is the output Parquet file. It is written to a temporary file
 	// beside it and renamed into place only on success.
 	Out string
@@ -45,6 +62,11 @@ type Config struct {
 	// NoProfile skips the baseline profile (skewcheck/profile) otherwise
 	// written beside Out as <Out>.profile.json. Default false.
 	NoProfile bool
+	// Strict fails the run, with a QualityError and no output file, on
+	// the first output chunk (in spine order) that breaks a data-quality
+	// gate of a requested feature. Default false: violations are recorded
+	// in Stats.Violations and the profile's "expectations".
+	Strict bool
 
 	// joinPlan forces a join strategy and outputPath an output writer
 	// (tests).
@@ -96,14 +118,26 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: name a feature service or features", ErrConfig)
 	case c.Service != "" && len(c.Features) > 0:
 		return fmt.Errorf("%w: name a feature service or features, not both", ErrConfig)
-	case c.Spine == "":
+	case c.Spine == "" && len(c.Spines) == 0:
 		return fmt.Errorf("%w: no spine", ErrConfig)
+	case c.Spine != "" && len(c.Spines) > 0:
+		return fmt.Errorf("%w: Spine %q and Spines: set one, not both", ErrConfig, c.Spine)
 	case c.Out == "":
 		return fmt.Errorf("%w: no output file", ErrConfig)
 	case c.MemoryLimit < 16<<20:
 		return fmt.Errorf("%w: memory limit %d bytes is below the 16 MiB minimum", ErrConfig, c.MemoryLimit)
 	case c.TTLOverride != nil && *c.TTLOverride < 0:
 		return fmt.Errorf("%w: negative TTL override %s", ErrConfig, *c.TTLOverride)
+	}
+	for i, f := range c.Spines {
+		if f == "" {
+			return fmt.Errorf("%w: Spines[%d] is empty", ErrConfig, i)
+		}
+	}
+	for i, n := range c.SpineColumns {
+		if j := slices.Index(c.SpineColumns[:i], n); j >= 0 {
+			return fmt.Errorf("%w: SpineColumns[%d] %q repeats SpineColumns[%d]", ErrConfig, i, n, j)
+		}
 	}
 	return nil
 }
@@ -138,4 +172,8 @@ type Stats struct {
 	// Profile is the path of the baseline profile written beside Out
 	// (empty with NoProfile).
 	Profile string
+	// Violations are the data-quality gates the training set broke (per
+	// column and rule, combined over output chunks; see quality.go), as
+	// recorded in the profile; nil when none (always nil with Strict).
+	Violations []profile.ExpectationResult
 }

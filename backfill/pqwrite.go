@@ -40,6 +40,8 @@ type chunkWriter struct {
 	// types and names of the feature columns, in order.
 	types []format.Type
 	names []string
+	// leaves are the spine's leaf columns copied, in order.
+	leaves []int
 }
 
 // rawChunkable reports whether the spine's row groups can be copied as
@@ -65,7 +67,7 @@ func rawChunkable(files []*parquet.File, rowGroupSize int64) bool {
 	return true
 }
 
-func newChunkWriter(out string, spine *parquet.File, features []def.Field, kv map[string]string) (*chunkWriter, error) {
+func newChunkWriter(out string, spine *parquet.File, keep *spineCols, features []def.Field, kv map[string]string) (*chunkWriter, error) {
 	// The feature columns' schema elements, as parquet-go writes them for
 	// the nodes the row-by-row writer uses.
 	var fields []parquet.Field
@@ -85,11 +87,11 @@ func newChunkWriter(out string, spine *parquet.File, features []def.Field, kv ma
 	spineSchema := spine.Metadata().Schema
 	root := spineSchema[0]
 	root.Name = "training_set"
-	root.NumChildren = thrift.New(root.NumChildren.V + int32(len(features)))
-	w := &chunkWriter{out: out, codec: &zstd.Codec{Level: zstd.SpeedFastest}}
+	root.NumChildren = thrift.New(int32(len(keep.fields) + len(features)))
+	w := &chunkWriter{out: out, codec: &zstd.Codec{Level: zstd.SpeedFastest}, leaves: keep.leaves}
 	w.meta = format.FileMetaData{Version: 1, CreatedBy: "fstore"}
 	w.meta.Schema = append(w.meta.Schema, root)
-	w.meta.Schema = append(w.meta.Schema, spineSchema[1:]...)
+	w.meta.Schema = append(w.meta.Schema, keep.schema(spineSchema[1:])...)
 	w.meta.Schema = append(w.meta.Schema, featSchema...)
 	for _, e := range featSchema {
 		w.types = append(w.types, e.Type.V)
@@ -263,15 +265,15 @@ func pageEnd(c *compute.Column, lo, n int) int {
 }
 
 // writeRowGroup appends one row group: spine row group rg of spine, its
-// column chunks copied, then the encoded feature columns.
+// kept column chunks copied, then the encoded feature columns.
 func (w *chunkWriter) writeRowGroup(spine *parquet.File, rg int, cols []encodedColumn) error {
 	src := spine.Metadata().RowGroups[rg]
 	if src.NumRows == 0 {
 		return nil // as parquet-go's writer, no empty row groups
 	}
 	out := format.RowGroup{NumRows: src.NumRows, FileOffset: w.off, Ordinal: int16(len(w.meta.RowGroups))}
-	for _, cc := range src.Columns {
-		md := cc.MetaData
+	for _, leaf := range w.leaves {
+		md := src.Columns[leaf].MetaData
 		start := md.DataPageOffset
 		if md.DictionaryPageOffset > 0 && md.DictionaryPageOffset < start {
 			start = md.DictionaryPageOffset

@@ -76,7 +76,7 @@ func TestChunkWriterRoundTrip(t *testing.T) {
 		t.Fatal("rawChunkable does not follow the row group size")
 	}
 	out := filepath.Join(dir, "out.parquet")
-	w, err := newChunkWriter(out, pf, features, map[string]string{"k": "v"})
+	w, err := newChunkWriter(out, pf, &spineCols{leaves: []int{0, 1}, leafMap: []int{0, 1}, fields: []int{0, 1}, elems: []int{1, 1}}, features, map[string]string{"k": "v"})
 	if err != nil {
 		t.Fatal(err)
 	}

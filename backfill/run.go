@@ -83,6 +83,7 @@ type run struct {
 	outputs []output
 	ods     []*odJob
 	spine   []string // spine files
+	keep    *spineCols
 	// spine scan projection: ts, keys of every sig, request fields
 	spineFields []def.Field
 	spineTS     int
@@ -309,9 +310,12 @@ func (r *run) resolve() error {
 // openSpine lists the spine files and checks that they hold the columns
 // the backfill needs.
 func (r *run) openSpine() error {
-	files, err := compute.SourceFiles(r.cfg.Spine)
-	if err != nil {
-		return fmt.Errorf("%w: spine: %v", ErrInput, err)
+	files := r.cfg.Spines
+	if len(files) == 0 {
+		var err error
+		if files, err = compute.SourceFiles(r.cfg.Spine); err != nil {
+			return fmt.Errorf("%w: spine: %v", ErrInput, err)
+		}
 	}
 	r.spine = files
 	add := func(name string, t def.ValueType) int {
@@ -349,8 +353,14 @@ func (r *run) openSpine() error {
 		r.rows += p.File.NumRows()
 		p.Close()
 	}
-	// Feature columns must not collide with spine columns.
-	for _, fd := range first.Fields() {
+	keep, err := newSpineCols(first, r.cfg.SpineColumns)
+	if err != nil {
+		return err
+	}
+	r.keep = keep
+	// Feature columns must not collide with the spine columns kept.
+	for _, fi := range keep.fields {
+		fd := first.Fields()[fi]
 		for _, o := range r.outputs {
 			if fd.Name() == o.column {
 				return fmt.Errorf("%w: the spine already has a column %q", ErrConfig, o.column)

@@ -70,11 +70,12 @@ type outputWriter struct {
 	flat bool
 }
 
-func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, meta map[string]string, rowGroup int64) (*outputWriter, error) {
+func newOutputWriter(out string, spine *parquet.Schema, keep *spineCols, features []def.Field, meta map[string]string, rowGroup int64) (*outputWriter, error) {
 	codec := &zstd.Codec{Level: zstd.SpeedFastest}
 	var fields []parquet.Field
 	flat := true
-	for _, f := range spine.Fields() {
+	for _, fi := range keep.fields {
+		f := spine.Fields()[fi]
 		if !f.Leaf() || f.Repeated() {
 			flat = false
 			fields = append(fields, f)
@@ -98,7 +99,7 @@ func newOutputWriter(out string, spine *parquet.Schema, features []def.Field, me
 	for k, v := range meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
-	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(spine.Columns()), flat: flat}, nil
+	return &outputWriter{out: out, tmp: tmp.Name(), f: tmp, w: parquet.NewGenericWriter[any](tmp, opts...), spineLeaf: len(keep.leaves), flat: flat}, nil
 }
 
 // buildRows appends the feature columns' values at rows [off, off+len) to
