@@ -12,7 +12,7 @@ FUZZTIME            ?= 30s
 # Packages whose code starts goroutines or shares state run under -race.
 TESTFLAGS           ?= -race -count=1
 
-.PHONY: all build test quickstart proto proto-tools lint bench fuzz redis clean
+.PHONY: all build test quickstart proto proto-tools lint bench fuzz redis chromium clean
 
 all: build
 
@@ -21,7 +21,8 @@ build:
 	$(GO) build -o bin/fstore ./cmd/fstore
 
 ## test: the whole suite (race detector on), after installing what it needs
-test: proto-tools redis
+## (buf, redis-server, chromium)
+test: proto-tools redis chromium
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
@@ -90,6 +91,17 @@ redis:
 			DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null || \
 			echo "warning: apt-get could not install redis-server"; \
 		else echo "warning: no apt-get: install redis-server yourself for the Redis tests"; fi; }
+
+## chromium: install headless Chromium (the skew report's browser test) when missing
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium"; \
+		if command -v apt-get >/dev/null 2>&1; then \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null || \
+			echo "warning: apt-get could not install chromium: the browser tests will be skipped"; \
+		else echo "warning: no apt-get: install chromium yourself for the browser tests"; fi; }
 
 ## lint: gofmt, go vet, staticcheck, buf lint
 lint: proto-tools
