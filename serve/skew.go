@@ -49,6 +49,11 @@ type SkewConfig struct {
 	// Disabled turns logging and monitoring off whatever the definitions
 	// say.
 	Disabled bool
+	// Listeners learn when a feature service, a model version's
+	// predictions or one of their features enters or leaves warn or
+	// alert, at the close of the window that decided it, on a monitor's
+	// goroutine (never a request's); a listener must not block for long.
+	Listeners []drift.Listener
 }
 
 func (c *SkewConfig) ensureDefaults(dataDir string) {
@@ -79,7 +84,10 @@ type skewer struct {
 	// were registered with, so that a reload keeps a subject's windows
 	// when nothing about it changed.
 	subjects map[subjectKey]*registered
-	closed   bool
+	// listeners learn of every monitor's state changes, on monitors made
+	// before and after they subscribed.
+	listeners []*listenerEntry
+	closed    bool
 	// seq numbers request ids; prefix makes them unique across processes.
 	seq    atomic.Uint64
 	prefix string
@@ -95,13 +103,17 @@ type registered struct {
 
 func newSkewer(cfg SkewConfig, store *featurestore.Store, log *slog.Logger) *skewer {
 	cfg.ensureDefaults(store.Dir())
-	return &skewer{
+	s := &skewer{
 		cfg: cfg, store: store, log: log,
 		loggers:  map[string]*featurelog.Logger{},
 		monitors: map[time.Duration]*drift.Monitor{},
 		subjects: map[subjectKey]*registered{},
 		prefix:   strconv.FormatUint(rand.Uint64()&0xffffffffffff, 36) + "-",
 	}
+	for _, l := range cfg.Listeners {
+		s.subscribe(l)
+	}
+	return s
 }
 
 // close flushes and closes every logger and monitor.
@@ -155,7 +167,53 @@ func (s *skewer) monitor(w time.Duration) (*drift.Monitor, error) {
 		return nil, err
 	}
 	s.monitors[w] = m
+	m.Subscribe(drift.ListenerFunc(s.logEvent))
+	for _, e := range s.listeners {
+		e.unsub = append(e.unsub, m.Subscribe(e.l))
+	}
 	return m, nil
+}
+
+type listenerEntry struct {
+	l     drift.Listener
+	unsub []func()
+}
+
+// subscribe makes l learn when a feature service, a model version's
+// predictions or one of their features enters or leaves warn or alert
+// (at a window's close, on a monitor's goroutine, never a request's). It
+// returns the function that unsubscribes l.
+func (s *skewer) subscribe(l drift.Listener) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := &listenerEntry{l: l}
+	for _, m := range s.monitors {
+		e.unsub = append(e.unsub, m.Subscribe(l))
+	}
+	s.listeners = append(s.listeners, e)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, o := range s.listeners {
+			if o == e {
+				s.listeners = append(s.listeners[:i:i], s.listeners[i+1:]...)
+				break
+			}
+		}
+		for _, u := range e.unsub {
+			u()
+		}
+	}
+}
+
+// logEvent logs a state change: an alert as a warning, the rest as info.
+func (s *skewer) logEvent(e drift.Event) {
+	level := slog.LevelInfo
+	if e.To == drift.Alert {
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "skew state changed", "kind", e.Kind, "subject", e.Subject, "feature", e.Feature,
+		"from", e.From.String(), "to", e.To.String(), "window_start", e.WindowStart, "summary", e.Summary)
 }
 
 // register registers spec in m unless the same subject is registered with

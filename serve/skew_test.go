@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,9 +30,14 @@ type skewEnv struct {
 	*testServer
 	logDir string
 	now    time.Time
+	sk     *SkewConfig
 }
 
 func startSkew(t *testing.T, mutate func(svc *def.FeatureService)) *skewEnv {
+	return startSkewWith(t, mutate, nil)
+}
+
+func startSkewWith(t *testing.T, mutate func(svc *def.FeatureService), setup func(cfg *Config)) *skewEnv {
 	t.Helper()
 	data := t.TempDir()
 	if _, err := rides.Write(data, rides.Config{Drivers: 60, Riders: 120, Days: 3, SpineRows: 3000}); err != nil {
@@ -70,6 +76,10 @@ func startSkew(t *testing.T, mutate func(svc *def.FeatureService)) *skewEnv {
 			t.Fatal(err)
 		}
 		cfg.Now = func() time.Time { return env.now }
+		if setup != nil {
+			setup(cfg)
+		}
+		env.sk = &cfg.Skew
 	})
 	return env
 }
@@ -242,4 +252,42 @@ func httpGetBytes(t *testing.T, url string) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// TestSkewSubscription: a subscriber learns when a feature service enters
+// alert, at the close of the window whose served values drifted.
+func TestSkewSubscription(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 8, 12, 0, 1, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	events := make(chan drift.Event, 100)
+	env := startSkewWith(t, nil, func(cfg *Config) {
+		cfg.Skew.Now = now
+		cfg.Skew.Listeners = []drift.Listener{drift.ListenerFunc(func(e drift.Event) { events <- e })}
+	})
+	// Trips of 1 to 30 km at surge 1.2 for every request: far from the
+	// training requests' distances and surges.
+	for i := 0; i < 5; i++ {
+		if code, body := post(t, env.httpURL+"/get-online-features", completionBody(60)); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	mu.Lock()
+	clock = clock.Add(5 * time.Minute)
+	mu.Unlock()
+	httpGetBytes(t, env.httpURL+"/v1/skew") // closes the window
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == drift.KindFeatureService && e.Subject == "trip_completion" && e.Feature == "" && e.To == drift.Alert {
+				if e.From == drift.Alert || e.Summary == "" {
+					t.Fatalf("event %+v", e)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no alert event for trip_completion")
+		}
+	}
 }
