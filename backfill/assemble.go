@@ -195,6 +195,8 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	if !r.cfg.NoProfile {
 		prof = profile.New(features)
 	}
+	// gates is nil when no requested output has a gate (quality.go).
+	gates := r.newGates(r.cfg.Strict)
 	var mu sync.Mutex // BeginRowGroup is not documented as safe for concurrent use
 	odEvs := make([][]*compute.OnDemandEvaluator, r.cfg.Workers)
 	batches := make([]*compute.Batch, r.cfg.Workers)
@@ -278,6 +280,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 			defer wg.Done()
 			var gs gatherScratch
 			var es encodeScratch
+			gw := gates.worker()
 			for c := range work {
 				c.err = r.buildChunk(c, batches[wk], &vals[wk], &gs, &es, odEvs[wk], w, cw, &mu)
 				if c.err == nil {
@@ -286,6 +289,7 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 					if prof != nil {
 						prof.Prepare(&c.mem.prof, c.outCols, c.n)
 					}
+					c.viol = gw.check(c)
 					c.mem.nulls = c.mem.nulls[:0]
 					for _, col := range c.outCols {
 						c.mem.nulls = append(c.mem.nulls, int64(col.Valid.CountNulls(c.n)))
@@ -305,6 +309,9 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 		<-c.done
 		if commitErr == nil && c.err != nil {
 			commitErr = c.err
+		}
+		if commitErr == nil {
+			commitErr = gates.commit(r, c, c.viol)
 		}
 		if commitErr == nil && cw != nil {
 			commitErr = cw.writeRowGroup(c.file.File, c.rowGroup, c.mem.enc)
@@ -353,7 +360,8 @@ func (r *run) assemble(ctx context.Context) (Stats, error) {
 	encoded := make(chan struct{})
 	go func() {
 		defer close(encoded)
-		if prof != nil {
+		if st.Violations = gates.results(); prof != nil {
+			prof.SetExpectations(st.Violations)
 			profJSON, profErr = prof.Encode(r.cfg.Out, st.Rows)
 		}
 	}()
@@ -467,6 +475,7 @@ type chunk struct {
 	viewCols [][]*compute.Column // mem.cols
 	outCols  []*compute.Column   // owned by the chunk once built
 	rgws     []*parquet.ConcurrentRowGroupWriter
+	viol     []compute.Violation // data-quality gates broken (quality.go)
 	err      error
 	done     chan struct{}
 }
