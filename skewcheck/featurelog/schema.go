@@ -271,3 +271,14 @@ func schemaOf(m *Meta) (*Schema, error) {
 	}
 	return cs, nil
 }
+
+// Schema rebuilds the schema m's file was written with (one service at one
+// registry version, with or without model columns), for a reader that
+// wants a file's shape without reading it. Errors match ErrFormat.
+func (m *Meta) Schema() (*Schema, error) {
+	s, err := schemaOf(m)
+	if err != nil {
+		return nil, &formatError{path: fmt.Sprintf("service %q", m.Service), msg: fmt.Sprintf("metadata %q: %v", MetadataKey, err)}
+	}
+	return s, nil
+}

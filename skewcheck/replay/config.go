@@ -41,8 +41,8 @@ type Config struct {
 	// MemoryLimit bounds the memory the backfill's join holds, in bytes.
 	// Default 1 GiB (backfill's default).
 	MemoryLimit int64
-	// TempDir holds the spine and the recomputed rows of one group at a
-	// time, and backfill's spill files. Default os.TempDir().
+	// TempDir holds the recomputed rows of one group at a time, and
+	// backfill's spill files. Default os.TempDir().
 	TempDir string
 	// Progress, if set, receives progress reports, from one goroutine at a
 	// time.
@@ -54,8 +54,7 @@ type Progress struct {
 	// Service and RegistryVersion name the group being replayed.
 	Service         string
 	RegistryVersion uint64
-	// Phase is "spine" (logged rows read and written as a spine),
-	// "backfill <phase>" (backfill's own phases) or "compare".
+	// Phase is "backfill <phase>" (backfill's own phases) or "compare".
 	Phase string
 	// Done and Total count rows (partitions in backfill's join phase).
 	Done, Total int64

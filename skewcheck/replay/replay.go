@@ -17,7 +17,9 @@ import (
 	"github.com/fstore/fstore/skewcheck/featurelog"
 )
 
-// group is the log files of one service at one registry version.
+// group is the log files of one schema: one service at one registry
+// version, with the same columns (the service's own rows, or a model's
+// predictions on it).
 type group struct {
 	service string
 	version uint64
@@ -51,7 +53,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var groups []*group
 	for _, f := range files {
 		i := slices.IndexFunc(groups, func(g *group) bool {
-			return g.service == f.Meta.Service && g.version == f.Meta.RegistryVersion
+			return g.service == f.Meta.Service && g.version == f.Meta.RegistryVersion && slices.Equal(g.files[0].Meta.Columns, f.Meta.Columns)
 		})
 		if i < 0 {
 			i = len(groups)
@@ -125,22 +127,23 @@ func micros(t time.Time, open int64) int64 {
 
 func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) {
 	gr := &GroupReport{Service: g.service, RegistryVersion: g.version, Features: []FeatureReport{}, Worst: []EntityReport{}, Elapsed: map[string]time.Duration{}}
-	for _, f := range g.files {
-		gr.Files = append(gr.Files, f.Path)
-		if !slices.Equal(f.Meta.Columns, g.files[0].Meta.Columns) {
-			return nil, fmt.Errorf("%w: %s and %s both log service %q at registry version %d with different columns", ErrLog, g.files[0].Path, f.Path, g.service, g.version)
-		}
+	paths := make([]string, len(g.files))
+	var total int64
+	for i, f := range g.files {
+		paths[i] = f.Path
+		total += f.Meta.Rows
 	}
+	gr.Files = paths
 	progress := func(phase string, done, total int64) {
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Service: g.service, RegistryVersion: g.version, Phase: phase, Done: done, Total: total})
 		}
 	}
-	start := time.Now()
-	first, err := featurelog.ReadFile(g.files[0].Path)
+	schema, err := g.files[0].Meta.Schema()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %s: %w", ErrLog, g.files[0].Path, err)
 	}
+	gr.Model = schema.Model
 	snap, err := cfg.Snapshot(ctx, g.version)
 	if err != nil {
 		return nil, fmt.Errorf("replay: service %q: cannot get registry version %d: %w", g.service, g.version, err)
@@ -148,11 +151,7 @@ func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) 
 	if snap == nil || snap.Version != g.version {
 		return nil, fmt.Errorf("replay: service %q: asked for registry version %d, got another", g.service, g.version)
 	}
-	feats, refs, offline, err := resolve(snap, first.Schema, g.files[0].Path, cfg.Tolerance)
-	if err != nil {
-		return nil, err
-	}
-	l, err := newSpineLayout(first.Schema)
+	feats, refs, offline, err := resolve(snap, schema, g.files[0].Path, cfg.Tolerance)
 	if err != nil {
 		return nil, err
 	}
@@ -162,51 +161,14 @@ func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) 
 	}
 	defer os.RemoveAll(tmp)
 
-	// Spine: every logged row in range, in log order.
-	spine := filepath.Join(tmp, "spine.parquet")
-	sw, err := newSpineWriter(spine, l)
-	if err != nil {
-		return nil, err
-	}
-	var total, done int64
-	for _, f := range g.files {
-		total += f.Meta.Rows
-	}
-	since, until := micros(cfg.Since, math.MinInt64), micros(cfg.Until, math.MaxInt64)
-	for i, fi := range g.files {
-		if err := ctx.Err(); err != nil {
-			sw.abort()
-			return nil, err
-		}
-		f := first
-		if i > 0 {
-			if f, err = featurelog.ReadFile(fi.Path); err != nil {
-				sw.abort()
-				return nil, err
-			}
-		}
-		first = nil
-		if err := sw.writeFile(f, since, until); err != nil {
-			sw.abort()
-			return nil, err
-		}
-		done += int64(f.Rows)
-		progress("spine", done, total)
-	}
-	if err := sw.close(); err != nil {
-		return nil, err
-	}
-	gr.Rows = sw.rows
-	gr.Elapsed["spine"] = time.Since(start)
-	if gr.Rows == 0 {
-		return gr, nil
-	}
-
-	// Recompute every logged feature at every row's request time.
-	start = time.Now()
+	// Recompute every logged feature at every logged row's request time:
+	// the log files are the spine, only request_ts carried through (to
+	// check the order), no profile.
+	start := time.Now()
 	out := filepath.Join(tmp, "offline.parquet")
 	bcfg := backfill.Config{
-		Snapshot: snap, Features: refs, Spine: spine, Out: out, TimestampColumn: requestTSCol,
+		Snapshot: snap, Features: refs, Spines: paths, SpineColumns: []string{requestTSCol}, Out: out,
+		TimestampColumn: requestTSCol, NoProfile: true,
 		Workers: cfg.Workers, MemoryLimit: cfg.MemoryLimit, TempDir: tmp,
 	}
 	if cfg.Progress != nil {
@@ -217,14 +179,16 @@ func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) 
 	}
 	gr.Elapsed["backfill"] = time.Since(start)
 
-	// Compare, row group by row group.
+	// Compare: the log files, in the order backfill read them, beside the
+	// recomputed rows, row group by row group.
 	start = time.Now()
-	c := newComparer(l, feats, offline)
-	if err := c.run(out, func(d int64) { progress("compare", d, gr.Rows) }); err != nil {
+	c := newComparer(schema, feats, offline)
+	if err := compare(ctx, cfg, g, paths, out, c, total, func(d int64) { progress("compare", d, total) }); err != nil {
 		return nil, err
 	}
-	if c.next != gr.Rows {
-		return nil, fmt.Errorf("%w: the offline engine returned %d rows for a spine of %d", ErrLog, c.next, gr.Rows)
+	gr.Rows = c.rows
+	if gr.Rows == 0 {
+		return gr, nil
 	}
 	for i, f := range feats {
 		cnt := c.counts[i]
@@ -232,14 +196,84 @@ func runGroup(ctx context.Context, cfg *Config, g *group) (*GroupReport, error) 
 		gr.Features = append(gr.Features, FeatureReport{Feature: f.name, Tolerance: f.tol, Counts: cnt})
 		gr.Total.add(cnt)
 	}
-	var rows []int64
-	gr.Worst, rows = c.worst(cfg.Worst)
-	if err := requestIDs(out, gr.Worst, rows); err != nil {
+	if gr.Model {
+		gr.Endpoints, gr.Models = sortedNames(c.endpoints), sortedNames(c.models)
+		gr.NamesTruncated = c.moreEndpoints || c.more
+	}
+	var es []*entity
+	gr.Worst, es = c.worst(cfg.Worst)
+	if err := requestIDs(paths, gr.Worst, es); err != nil {
 		return nil, err
 	}
 	gr.WorstApproximate = c.approx
 	gr.Elapsed["compare"] = time.Since(start)
 	return gr, nil
+}
+
+// compare streams the group's log files and the recomputed rows side by
+// side: both hold the same rows in the same order (backfill keeps spine
+// order), so each window of rows present in both batches is compared.
+// Rows whose request_ts is outside [Since, Until] (in files that straddle
+// a bound) were recomputed but are skipped.
+func compare(ctx context.Context, cfg *Config, g *group, paths []string, out string, c *comparer, total int64, progress func(int64)) error {
+	since, until := micros(cfg.Since, math.MinInt64), micros(cfg.Until, math.MaxInt64)
+	logs := newStream("log", paths, logFields(c.s))
+	defer logs.close()
+	var skip []bool
+	logs.loaded = func(s *stream) error {
+		m := g.files[s.file].Meta
+		if m.FirstRequestTS.UnixMicro() >= since && m.LastRequestTS.UnixMicro() <= until {
+			skip = nil
+			return nil
+		}
+		b := &s.cur.b
+		skip = slices.Grow(skip[:0], b.Len)[:b.Len]
+		for i, ts := range b.Cols[0].I64[:b.Len] {
+			skip[i] = ts < since || ts > until
+		}
+		return nil
+	}
+	off := newStream("recomputed rows", []string{out}, offFields(c.feats, c.offline))
+	defer off.close()
+	var done int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ln, err := logs.left()
+		if err != nil {
+			return err
+		}
+		on, err := off.left()
+		if err != nil {
+			return err
+		}
+		if ln == 0 || on == 0 {
+			if ln != on {
+				return fmt.Errorf("%w: the offline engine returned a number of rows other than the %d logged", ErrLog, total)
+			}
+			return nil
+		}
+		n := min(ln, on)
+		if err := c.window(&logs.cur.b, logs.pos, &off.cur.b, off.pos, n, skip, logs.file, logs.base); err != nil {
+			return fmt.Errorf("%s: %w", paths[logs.file], err)
+		}
+		logs.pos += n
+		off.pos += n
+		done += int64(n)
+		if logs.pos == logs.cur.b.Len {
+			progress(done)
+		}
+	}
+}
+
+func sortedNames(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // resolve maps the logged features to the registry version's definitions:

@@ -91,12 +91,22 @@ type EntityReport struct {
 	Example Example `json:"example"`
 }
 
-// GroupReport is the replay of the logs of one feature service at one
-// registry version.
+// GroupReport is the replay of the logs of one schema: one feature
+// service at one registry version, either the service's own rows
+// (/get-online-features) or a model's rows on it (/v1/predict: its input
+// features and the model columns).
 type GroupReport struct {
-	Service         string   `json:"service"`
-	RegistryVersion uint64   `json:"registry_version"`
-	Files           []string `json:"files"`
+	Service         string `json:"service"`
+	RegistryVersion uint64 `json:"registry_version"`
+	// Model is set when the logged rows have model columns (endpoint,
+	// model, model_version, prediction); Endpoints and Models then list
+	// the distinct names the replayed rows hold, sorted, at most 16 each
+	// (NamesTruncated: there were more).
+	Model          bool     `json:"model,omitempty"`
+	Endpoints      []string `json:"endpoints,omitempty"`
+	Models         []string `json:"models,omitempty"`
+	NamesTruncated bool     `json:"names_truncated,omitempty"`
+	Files          []string `json:"files"`
 	// Rows is the number of logged rows replayed (those in the time range).
 	Rows     int64           `json:"rows"`
 	Features []FeatureReport `json:"features"`
@@ -108,7 +118,7 @@ type GroupReport struct {
 	// replay tracks (maxTracked): entities met after that are counted in
 	// the totals but cannot enter Worst.
 	WorstApproximate bool `json:"worst_approximate,omitempty"`
-	// Elapsed times the phases: spine, backfill, compare.
+	// Elapsed times the phases: backfill, compare.
 	Elapsed map[string]time.Duration `json:"elapsed_ns"`
 }
 
@@ -129,7 +139,7 @@ type Report struct {
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range r.Groups {
-		fmt.Fprintf(tw, "service %s at registry version %d: %d rows from %d files\n", g.Service, g.RegistryVersion, g.Rows, len(g.Files))
+		fmt.Fprintf(tw, "service %s at registry version %d%s: %d rows from %d files\n", g.Service, g.RegistryVersion, modelText(&g), g.Rows, len(g.Files))
 		fmt.Fprintln(tw, "FEATURE\tCOMPARED\tMATCH\tMISMATCH\tSERVED-ONLY\tOFFLINE-ONLY\tRATE\tTOLERANCE")
 		for _, f := range g.Features {
 			writeCounts(tw, f.Feature, f.Counts, tolText(f.Tolerance))
@@ -153,6 +163,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "total: %d rows, %d values compared, %d disagree (mismatch %d, served-only %d, offline-only %d): rate %s\n",
 		r.Rows, r.Total.Compared, r.Total.Disagree(), r.Total.Mismatch, r.Total.ServedOnly, r.Total.OfflineOnly, rateText(r.Total.MismatchRate))
 	return tw.Flush()
+}
+
+// modelText names the model rows of a group for its header: empty for a
+// service's own rows.
+func modelText(g *GroupReport) string {
+	if !g.Model {
+		return ""
+	}
+	more := ""
+	if g.NamesTruncated {
+		more = ", ..."
+	}
+	return fmt.Sprintf(", predictions of model %s (endpoint %s%s)", orNone(g.Models), orNone(g.Endpoints), more)
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "(none named)"
+	}
+	return strings.Join(names, ", ")
 }
 
 func writeCounts(w io.Writer, name string, c Counts, tol string) {
