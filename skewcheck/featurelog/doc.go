@@ -16,11 +16,16 @@
 //
 // # Writer
 //
-// One goroutine per Logger writes batches, one open file per service. A
-// file is published (footer written, fsynced, renamed from its temporary
-// name, directory fsynced) when it reaches Options.MaxFileBytes, when its
-// first row is Options.MaxFileAge old, when its service's schema changes
-// (a new registry version starts a new file), on Flush and on Close.
+// One goroutine per Logger writes batches, one open file per schema: a
+// service's own rows (/get-online-features) and each model's rows on it
+// (/v1/predict: its input features and the model columns), interleaved
+// request by request, each fill a file of their own, and a new registry
+// version starts new files. At most Options.MaxOpenFiles are open; opening
+// one more first publishes the least recently written. A file is
+// published (footer written, fsynced, renamed from its temporary name,
+// directory fsynced) when it reaches Options.MaxFileBytes, when its first
+// row is Options.MaxFileAge old, when too many are open, on Flush and on
+// Close.
 // When the destination cannot be written (missing permissions, a regular
 // file in the way, a full disk) the rows of the failed batch and of the
 // unpublished file are dropped and counted, the error is logged at most
@@ -30,7 +35,8 @@
 // directory it removes the temporary files a crashed process left.
 //
 // Invariants the tests enforce: a reader (List) never sees a partial
-// file, even after kill -9; every submitted row is counted once, in
+// file, even after kill -9; interleaved schemas make one file each, not
+// one per switch; every submitted row is counted once, in
 // Stats.RowsLogged or one of the RowsDropped counters; Close publishes
 // everything submitted before it and leaves no goroutine.
 //

@@ -359,7 +359,8 @@ func TestRotateByAgeAndSchema(t *testing.T) {
 	if files[1].Meta.Rows != 20 {
 		t.Fatalf("second file has %d rows, want 20", files[1].Meta.Rows)
 	}
-	// A new registry version starts a new file at once.
+	// A new registry version's rows go to a file of their own (both are
+	// published at Close).
 	submitRange(l, sc, 30, 40, 5)
 	submitRange(l, testSchema(t, 2, true), 40, 50, 5)
 	if err := l.Close(context.Background()); err != nil {

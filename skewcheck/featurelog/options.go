@@ -26,6 +26,11 @@ type Options struct {
 	MaxFileAge time.Duration
 	// RowGroupRows is the rows per Parquet row group. Default 16384.
 	RowGroupRows int
+	// MaxOpenFiles bounds the files open at once, one per schema (a
+	// service's own rows and each model's rows on it, per registry
+	// version): opening one more first publishes the least recently
+	// written. Default 16.
+	MaxOpenFiles int
 	// Logger receives write errors (at most one line every 10 s). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -48,6 +53,9 @@ func (o *Options) EnsureDefaults() {
 	if o.RowGroupRows == 0 {
 		o.RowGroupRows = 16384
 	}
+	if o.MaxOpenFiles == 0 {
+		o.MaxOpenFiles = 16
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -69,6 +77,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: MaxFileAge %s is negative", ErrOptions, o.MaxFileAge)
 	case o.RowGroupRows < 0:
 		return fmt.Errorf("%w: RowGroupRows %d is negative", ErrOptions, o.RowGroupRows)
+	case o.MaxOpenFiles < 0:
+		return fmt.Errorf("%w: MaxOpenFiles %d is negative", ErrOptions, o.MaxOpenFiles)
 	}
 	return nil
 }

@@ -170,9 +170,6 @@ func checkService(s string) error {
 // not modify it.
 func (s *Schema) Columns() []ColumnInfo { return s.cols }
 
-// same reports whether s and o write identical files.
-func (s *Schema) same(o *Schema) bool { return s == o || s.sig == o.sig }
-
 // Meta is the metadata of one log file, stored as JSON under MetadataKey.
 type Meta struct {
 	// Format is always Format.

@@ -18,9 +18,12 @@ import (
 
 // writer is the Logger's one background goroutine and everything it owns.
 type writer struct {
-	l     *Logger
-	open  map[string]*logFile // by service
-	seq   int
+	l    *Logger
+	open map[string]*logFile // by schema signature
+	seq  int
+	// tick counts writes; a file's used is the tick of its last write, so
+	// the least recently used file is the one with the smallest.
+	tick  uint64
 	ready map[string]bool // service directories created and swept
 
 	// retryAt is when to try writing again after an error; backoff grows
@@ -89,23 +92,26 @@ func (w *writer) write(b *Batch) {
 		return
 	}
 	s := b.schema
-	f := w.open[s.Service]
-	if f != nil && !f.schema.same(s) {
-		// A new registry version (or any other schema change) starts a
-		// new file.
-		w.publish(f)
-		f = nil
-	}
+	// One open file per schema: a service's own rows and a model's rows
+	// on it, interleaved request by request, each go on filling their own
+	// file; a new registry version starts new files, and the old
+	// version's are published by age or when too many are open.
+	f := w.open[s.sig]
 	if f == nil {
+		if len(w.open) >= w.l.opts.MaxOpenFiles {
+			w.publish(w.leastRecentlyUsed())
+		}
 		var err error
 		if f, err = w.create(s, now); err != nil {
 			w.failed(err, n)
 			return
 		}
-		w.open[s.Service] = f
+		w.open[s.sig] = f
 	}
+	w.tick++
+	f.used = w.tick
 	if err := f.append(b, w); err != nil {
-		delete(w.open, s.Service)
+		delete(w.open, s.sig)
 		f.abort()
 		w.failed(err, n+f.rows)
 		return
@@ -142,6 +148,17 @@ func (w *writer) publishOldAt(now time.Time) {
 	}
 }
 
+// leastRecentlyUsed returns the open file written longest ago.
+func (w *writer) leastRecentlyUsed() *logFile {
+	var lru *logFile
+	for _, f := range w.open {
+		if lru == nil || f.used < lru.used {
+			lru = f
+		}
+	}
+	return lru
+}
+
 func (w *writer) publishAll() {
 	for _, f := range w.open {
 		w.publish(f)
@@ -150,7 +167,7 @@ func (w *writer) publishAll() {
 
 // publish finishes f and renames it into place, counting the outcome.
 func (w *writer) publish(f *logFile) {
-	delete(w.open, f.schema.Service)
+	delete(w.open, f.schema.sig)
 	size, err := f.finish()
 	if err != nil {
 		w.failed(err, f.rows)
@@ -216,6 +233,7 @@ type logFile struct {
 	bw          *bufio.Writer
 	pw          *parquet.GenericWriter[any]
 	opened      time.Time
+	used        uint64 // writer.tick of its last write
 	rows        int64
 	first, last int64
 	groupRows   int
