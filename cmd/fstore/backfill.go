@@ -28,7 +28,13 @@ timestamp, then file order), null past the view's TTL, windows as of that
 time, on-demand features from the spine's columns. It runs out of core in
 --memory-limit, on all cores, and writes --out only when it succeeds, with
 its lineage in the file's metadata and a baseline profile beside it
-(OUT.profile.json, format fstore.profile/v2; --no-profile skips it).`,
+(OUT.profile.json, format fstore.profile/v2; --no-profile skips it).
+
+The data-quality gates (expect) of the requested features are checked on
+every output chunk (a spine row group): broken rules are printed as
+warnings and recorded in the profile's "expectations"; --strict fails the
+backfill instead, naming the view, feature, rule, observed value and first
+rows, and writes no output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Features = features
@@ -64,6 +70,9 @@ its lineage in the file's metadata and a baseline profile beside it
 			if err != nil {
 				return err
 			}
+			for _, v := range st.Violations {
+				fmt.Fprintf(g.stderr, "warning: data-quality gate broken (--strict fails on it): %s\n", backfill.DescribeViolation(v))
+			}
 			fmt.Fprintln(g.stdout, backfillSummary(cfg.Out, st))
 			return nil
 		},
@@ -79,6 +88,7 @@ its lineage in the file's metadata and a baseline profile beside it
 	f.StringVar(&memory, "memory-limit", "", "memory the join may hold (default 1GiB)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "directory for spill files (default: the system's)")
 	f.BoolVar(&cfg.NoProfile, "no-profile", false, "skip the baseline profile (OUT.profile.json)")
+	f.BoolVar(&cfg.Strict, "strict", false, "fail (writing nothing) when the training set breaks a data-quality gate, instead of warning")
 	return cmd
 }
 
