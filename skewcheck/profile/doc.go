@@ -26,7 +26,7 @@
 //     that the bins nearest zero collapse (values with a dynamic range
 //     above gamma^SketchBins ≈ 1e17 lose accuracy near zero only).
 //     Infinities are in the moments and the reservoir but not the sketch
-//     (SketchOutside counts them);
+//     (the sketch's "outside" counts them);
 //   - INT64 and STRING: the TopK most frequent values and a distinct
 //     count. Frequencies are exact while the column has at most
 //     ExactDistinct distinct values; beyond that they are a Misra–Gries

@@ -88,7 +88,7 @@ type TopValue struct {
 
 // Sketch is a DDSketch as written: its relative accuracy, its bound on
 // bins per store, and its protobuf encoding (sketchpb.DDSketch; base64 in
-// JSON). SketchOutside counts numbers not in it (infinities).
+// JSON). Outside counts numbers not in it (infinities).
 type Sketch struct {
 	RelativeAccuracy float64 `json:"relative_accuracy"`
 	MaxBins          int     `json:"max_bins"`
