@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,15 +123,35 @@ func (f *fixture) materialize(t *testing.T, end int64) {
 // does, and logs the rows with featurelog under dir.
 func (f *fixture) serve(t *testing.T, dir string, times ...int64) {
 	t.Helper()
+	f.serveWith(t, featurelog.Options{Dir: dir}, false, times...)
+}
+
+// serveWith is serve with the logger's options; with model, every request
+// also logs a model's rows (features x and cnt as its inputs, endpoint
+// "ep", model "m"), interleaved with the service's, as /v1/predict does.
+func (f *fixture) serveWith(t *testing.T, opts featurelog.Options, model bool, times ...int64) {
+	t.Helper()
 	schema := featurelog.Schema{Service: "svc", RegistryVersion: f.snap.Version, Keys: []def.Field{{Name: "k", Type: def.Int64}}}
-	for _, o := range f.ov.Outputs {
-		schema.Features = append(schema.Features, def.Field{Name: "v__" + o.Name, Type: o.Type})
+	mschema := schema
+	mschema.Model = true
+	var inputs []int // model input i is output inputs[i]
+	for o, out := range f.ov.Outputs {
+		fd := def.Field{Name: "v__" + out.Name, Type: out.Type}
+		schema.Features = append(schema.Features, fd)
+		if out.Name == "x" || out.Name == "cnt" {
+			mschema.Features = append(mschema.Features, fd)
+			inputs = append(inputs, o)
+		}
 	}
 	s, err := featurelog.NewSchema(schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lg, err := featurelog.Open(featurelog.Options{Dir: dir})
+	ms, err := featurelog.NewSchema(mschema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := featurelog.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +177,32 @@ func (f *fixture) serve(t *testing.T, dir string, times ...int64) {
 			t.Fatal(b.Err())
 		}
 		lg.Submit(b)
+		if !model {
+			continue
+		}
+		b = featurelog.Acquire(ms)
+		for i := range entities {
+			row := b.AddRow(fmt.Sprintf("pred-%d-%d", ts, i), ts)
+			b.SetKey(row, 0, &keys, i)
+			for m, o := range inputs {
+				b.SetFeature(row, m, &res.Values[o], i, res.Status[o][i], res.EventTS[i])
+			}
+			b.SetModel(row, "ep", "m", 1, float64(i)/10)
+		}
+		if b.Err() != nil {
+			t.Fatal(b.Err())
+		}
+		lg.Submit(b)
 	}
 	if err := lg.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := lg.Stats(); st.RowsLogged != int64(entities*len(times)) {
-		t.Fatalf("logged %+v, want %d rows", st, entities*len(times))
+	want := entities * len(times)
+	if model {
+		want *= 2
+	}
+	if st := lg.Stats(); st.RowsLogged != int64(want) {
+		t.Fatalf("logged %+v, want %d rows", st, want)
 	}
 }
 
@@ -271,6 +312,74 @@ func TestReplayPushedBehindBack(t *testing.T) {
 	}
 	if want := fmt.Sprint(float64(3) + 11.0/8 + 0.1); *x.Offline != want {
 		t.Fatalf("example offline %s, want %s", *x.Offline, want)
+	}
+
+	// Since inside the file: the rows served at tEnd+20min are recomputed
+	// (the file is the spine) but not compared.
+	cfg := f.config(logs)
+	cfg.Since = time.UnixMicro(tEnd + 30*minute)
+	rep, err := replay.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 10 || rep.Total.Compared != 40 || rep.Total.Disagree() != 4 {
+		t.Fatalf("since tEnd+30min: total %+v over %d rows, want 4 of 40 values disagreeing", rep.Total, rep.Rows)
+	}
+	w = rep.Groups[0].Worst
+	if len(w) != 1 || w[0].Rows != 1 || w[0].Example.RequestTS != time.UnixMicro(tEnd+50*minute).UTC() ||
+		w[0].Example.RequestID != fmt.Sprintf("req-%d-3", tEnd+50*minute) {
+		t.Fatalf("since tEnd+30min: worst %+v", w)
+	}
+}
+
+// TestReplayTwoSchemas logs a service's rows and a model's rows on it,
+// interleaved request by request, in small row groups and files (so that
+// the comparison's windows cross row groups and files): replay reports
+// two groups, the model's named in its header, and finds exactly the
+// pushed entity's rows in both.
+func TestReplayTwoSchemas(t *testing.T) {
+	f := newFixture(t)
+	f.materialize(t, tEnd)
+	eb := featurestore.NewEventBuilder(f.snap.Index.Source("live"))
+	eb.AddRow()
+	eb.SetInt64(0, 3)
+	eb.SetInt64(1, tEnd+10*minute)
+	eb.SetDouble(2, 999)
+	eb.SetInt64(3, 7)
+	if _, err := featurestore.Push(context.Background(), f.fs.Online(), f.ov, eb.Batch(), featurestore.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs := filepath.Join(f.dir, "logs")
+	times := []int64{tEnd, tEnd + 20*minute, tEnd + 40*minute, tEnd + 50*minute}
+	f.serveWith(t, featurelog.Options{Dir: logs, RowGroupRows: 7, MaxFileBytes: 1}, true, times...)
+	rep := f.replay(t, logs)
+	if len(rep.Groups) != 2 || rep.Rows != 80 {
+		t.Fatalf("%d groups, %d rows; want 2 groups of 40 rows", len(rep.Groups), rep.Rows)
+	}
+	svc, mod := rep.Groups[0], rep.Groups[1]
+	if svc.Model {
+		svc, mod = mod, svc
+	}
+	if svc.Model || !mod.Model || !slices.Equal(mod.Models, []string{"m"}) || !slices.Equal(mod.Endpoints, []string{"ep"}) || len(mod.Files) < 2 {
+		t.Fatalf("groups %+v / %+v", svc, mod)
+	}
+	if len(svc.Features) != 4 || len(mod.Features) != 2 || mod.Features[0].Feature != "v__x" || mod.Features[1].Feature != "v__cnt" {
+		t.Fatalf("features %+v / %+v", svc.Features, mod.Features)
+	}
+	// Entity 3 is served the push at every time (the online state holds
+	// the latest event, even at tEnd, before it).
+	if svc.Rows != 40 || svc.Total.Disagree() != 16 || mod.Rows != 40 || mod.Total.Disagree() != 8 {
+		t.Fatalf("service %d rows %+v, model %d rows %+v", svc.Rows, svc.Total, mod.Rows, mod.Total)
+	}
+	if w := mod.Worst; len(w) != 1 || w[0].Rows != 4 || w[0].Example.RequestID != fmt.Sprintf("pred-%d-3", tEnd) {
+		t.Fatalf("model worst %+v", w)
+	}
+	var buf strings.Builder
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "predictions of model m (endpoint ep)") {
+		t.Fatalf("table:\n%s", buf.String())
 	}
 }
 
