@@ -113,7 +113,7 @@ holds no log file in the time range.`,
 	f.Float64Var(&cfg.Tolerance, "tolerance", replay.DefaultTolerance, "relative tolerance for SUM/MEAN/STDDEV of push-fed views")
 	f.IntVar(&cfg.Workers, "workers", 0, "backfill parallelism (default: all cores)")
 	f.StringVar(&memory, "memory-limit", "", "memory backfill's join may hold (default 1GiB)")
-	f.StringVar(&cfg.TempDir, "temp-dir", "", "directory for the spine, recomputed rows and spill files (default: the system's)")
+	f.StringVar(&cfg.TempDir, "temp-dir", "", "directory for the recomputed rows and spill files (default: the system's)")
 	return cmd
 }
 
