@@ -80,9 +80,11 @@
 //
 // A log file is a valid backfill spine (fstore backfill --spine FILE
 // --timestamp-column request_ts): its join keys and request context
-// columns are read by name. backfill refuses a spine that already has a
-// column named like a requested feature, so replaying the very features a
-// file logged needs a spine without its value columns.
+// columns are read by name. backfill refuses a spine column named like a
+// requested feature in its output, so replaying the very features a file
+// logged carries only some spine columns through (backfill.Config
+// SpineColumns, as package replay does: request_ts alone). The files of
+// one schema, in name order, are one spine (backfill.Config Spines).
 //
 // # Reading
 //

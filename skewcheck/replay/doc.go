@@ -7,35 +7,40 @@
 // # Algorithm
 //
 // The published log files in [Since, Until] (featurelog.List) are grouped
-// by (service, registry version); files of one group must have the same
-// columns. Per group, in log order:
+// by schema: (service, registry version, columns). A service's own rows
+// (/get-online-features) and a model's rows on it (/v1/predict: its input
+// features and the model columns) are two groups, reported apart; a model
+// group names the endpoints and models its rows hold. Per group, its files
+// in log order:
 //
-//  1. Spine. Each file is read (featurelog.ReadFile: one file at a time,
-//     files are bounded by the logger's MaxFileBytes) and its rows with
-//     request_ts in range are written, column by column, to a temporary
-//     Parquet spine: replay_row (the row's number in the group), request_id,
-//     request_ts, the join keys and request-context fields by name (what
-//     feature views and on-demand views read), then per feature the served
-//     value and status as replay_served__<view>__<feature> and
-//     replay_status__<view>__<feature>.
-//  2. Backfill. backfill.Run recomputes every logged feature (by its
-//     reference, resolved with the recorded version's index) for every
-//     spine row at request_ts. backfill keeps spine order and carries every
-//     spine column into its output, so the served values arrive beside the
-//     offline ones.
-//  3. Compare. The output is read row group by row group (compute's
-//     Parquet reader, typed columns); replay_row must count up from 0 (or
-//     the replay fails: order lost). Each feature is compared column-wise,
-//     with no allocation per value, into four categories: match (equal, or
-//     null on both sides), mismatch (both non-null, different), served-only
+//  1. Backfill. The log files are themselves the spine (backfill.Config
+//     Spines, read in the order listed): join keys and request context by
+//     name, request_ts as the timestamp. backfill.Run recomputes every
+//     logged feature (by its reference, resolved with the recorded
+//     version's index) for every logged row at request_ts, carrying only
+//     request_ts through (SpineColumns: the logged value columns would
+//     collide with the recomputed ones and cost time), with no profile.
+//     Its output keeps spine order.
+//  2. Compare. The log files, in the same order, and the recomputed rows
+//     are streamed side by side, row group by row group (compute's Parquet
+//     reader, typed columns, each stream read ahead by a goroutine), and
+//     compared in windows of rows present in both. request_ts must agree
+//     row by row and both streams must end together (or the replay fails:
+//     order lost). Each feature is compared column-wise, with no
+//     allocation per value, into four categories: match (equal, or null
+//     on both sides), mismatch (both non-null, different), served-only
 //     (served non-null, offline null) and offline-only (served null,
 //     offline non-null). A served value is non-null when its status is
 //     PRESENT and its value is set: NULL_VALUE, NOT_FOUND and
-//     OUTSIDE_MAX_AGE are null.
+//     OUTSIDE_MAX_AGE are null. Rows of a file that straddles Since or
+//     Until are recomputed but only those in range are compared and
+//     counted. The request_id of each worst entity's example is read at
+//     the end, from the one row group that holds it.
 //
-// Memory is bounded by one log file, one output row group, and the
-// distinct entities with a disagreeing row (at most maxTracked, about
-// 200 bytes each); nothing per matching row is kept.
+// Memory is bounded by backfill's limit, two row groups per stream, and
+// the distinct entities with a disagreeing row (at most maxTracked, about
+// 200 bytes each); nothing per matching row is kept. Only the recomputed
+// rows are written, to TempDir, and removed after the group.
 //
 // # Equality
 //

@@ -11,8 +11,8 @@ var (
 	// reported as zero mismatches.
 	ErrNoLogs = errors.New("replay: no log files")
 	// ErrLog is matched by errors in the logs that make a replay
-	// impossible: files of one service and registry version with different
-	// columns, a logged feature the recorded registry version does not
-	// define, a row the offline engine returned out of order.
+	// impossible: a logged feature the recorded registry version does not
+	// define, a row the offline engine returned out of order (its
+	// request_ts is not the logged one) or a row count other than logged.
 	ErrLog = errors.New("replay: bad log")
 )
