@@ -113,6 +113,7 @@ type onlineRequest struct {
 	// columns, a row's sampling key and the request id.
 	skewKeys      []*compute.Column
 	keyBuf, idBuf []byte
+	skewRows      []int32
 }
 
 func (r *onlineRequest) reset(cat *catalog, lim *Limits) {

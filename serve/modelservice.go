@@ -9,6 +9,7 @@ import (
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/def"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
+	"github.com/fstore/fstore/skewcheck/profile"
 )
 
 // ModelServer implements fstore.v1.ModelService over a data directory.
@@ -35,6 +36,10 @@ func (s *ModelServer) RegisterModelVersion(_ context.Context, req *fstorev1.Regi
 		TrainingLineage: req.GetTrainingLineage(),
 		Metrics:         req.GetMetrics(),
 		Seed:            req.GetSeed(),
+
+		FeatureBaseline:    req.GetFeatureBaseline(),
+		PredictionBaseline: req.GetPredictionBaseline(),
+		CheckBaseline:      profile.Validate,
 	})
 	if err != nil {
 		return nil, grpcError(err)

@@ -37,11 +37,15 @@ type SkewConfig struct {
 	// Log tunes every feature logger (queue bound, rotation); its Dir is
 	// set per destination.
 	Log featurelog.Options
-	// MonitorSample is the fraction of served rows the drift monitors
-	// observe, drawn at random per row. Default 1 (every row). Monitoring
-	// needs MinSamples rows a window (1,000 by default), not millions; a
-	// busy server can observe a fraction and lose no power.
-	MonitorSample float64
+	// WindowRows is about how many served rows of a feature service (or
+	// model version) the drift monitors observe per window: every row
+	// while a window has seen fewer, then a random fraction of rows that
+	// keeps the window near WindowRows, estimated from the window's
+	// traffic so far. A verdict needs MinSamples values (1,000 by
+	// default), not millions: sampling costs no power worth having and
+	// keeps the request path's cost flat at any traffic. Default 20,000;
+	// negative observes every row.
+	WindowRows int64
 	// Now is the monitors' clock (window boundaries). Default time.Now:
 	// windows follow the wall clock even when requests are evaluated at a
 	// fixed time (Config.Now).
@@ -60,8 +64,8 @@ func (c *SkewConfig) ensureDefaults(dataDir string) {
 	if c.LogDir == "" {
 		c.LogDir = filepath.Join(dataDir, "feature_logs")
 	}
-	if c.MonitorSample <= 0 || c.MonitorSample > 1 || math.IsNaN(c.MonitorSample) {
-		c.MonitorSample = 1
+	if c.WindowRows == 0 {
+		c.WindowRows = 20_000
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -272,6 +276,8 @@ type skewPlan struct {
 	monitored bool
 	// pred is the model version's prediction handle (models only).
 	pred *drift.Feature
+	// sampler picks the rows the monitors observe.
+	sampler rowSampler
 	// model columns (models only).
 	model   string
 	version int64
@@ -380,6 +386,7 @@ func (s *skewer) planMonitoring(c *catalog, svc *def.FeatureService, sel *select
 	if err != nil {
 		return err
 	}
+	p.sampler.init(m.Window(), s.cfg.WindowRows)
 	var errs []error
 	// The service's subject: its features against the training set of
 	// the newest model version on the service, or the service's baseline.
@@ -490,6 +497,7 @@ func (s *skewer) featureBaseline(c *catalog, svc *def.FeatureService) (*skewchec
 // feature request).
 func (s *skewer) observe(r *onlineRequest, p *skewPlan, preds []float32) {
 	if p.monitored || p.pred != nil {
+		r.skewRows = p.sampler.rows(r.skewRows[:0], s.cfg.Now().UnixNano(), r.n)
 		s.monitorRows(r, p, preds)
 	}
 	if p.logger != nil {
@@ -497,26 +505,98 @@ func (s *skewer) observe(r *onlineRequest, p *skewPlan, preds []float32) {
 	}
 }
 
+// monitorRows feeds the sampled rows (r.skewRows) to the monitors, a
+// feature at a time.
 func (s *skewer) monitorRows(r *onlineRequest, p *skewPlan, preds []float32) {
-	rate := s.cfg.MonitorSample
-	for i := 0; i < r.n; i++ {
-		if rate < 1 && rand.Float64() >= rate {
-			continue
-		}
-		if p.monitored {
-			for k := range r.use.features {
-				h := p.feats[k]
-				if h == nil {
-					continue
-				}
-				col, st, _ := r.value(&r.use.features[k])
-				observeValue(h, col, st, i)
+	rows := r.skewRows
+	if len(rows) == 0 {
+		return
+	}
+	if p.monitored {
+		for k := range r.use.features {
+			h := p.feats[k]
+			if h == nil {
+				continue
+			}
+			col, st, _ := r.value(&r.use.features[k])
+			for _, i := range rows {
+				observeValue(h, col, st, int(i))
 			}
 		}
-		if p.pred != nil && preds != nil {
+	}
+	if p.pred != nil && preds != nil {
+		for _, i := range rows {
 			p.pred.ObserveFloat(float64(preds[i]))
 		}
 	}
+}
+
+// rowSampler chooses which served rows the monitors observe. After a
+// window with traffic, each row of the next is observed with probability
+// target ÷ (the rows the previous window served), so steady traffic is
+// sampled evenly across the window; in a first window (or one whose
+// traffic jumped) all rows until target, then target ÷ the traffic
+// estimated so far (rows × window ÷ time elapsed, the elapsed time
+// floored at a twentieth of the window), which front-loads that window.
+type rowSampler struct {
+	window, target int64 // nanoseconds; rows (≤ 0: every row)
+	idx            atomic.Int64
+	seen           atomic.Int64
+	prev           atomic.Int64 // rows the window before idx served; 0: unknown
+}
+
+func (s *rowSampler) init(window time.Duration, target int64) {
+	s.window, s.target = int64(window), target
+	if s.window <= 0 {
+		s.window = int64(5 * time.Minute)
+	}
+}
+
+// rows appends the indexes of the rows of an n-row request served at now
+// (Unix nanoseconds) that are to be observed, in order.
+func (s *rowSampler) rows(dst []int32, now int64, n int) []int32 {
+	p := 1.0
+	if s.target > 0 {
+		idx := now / s.window
+		if cur := s.idx.Load(); idx > cur && s.idx.CompareAndSwap(cur, idx) {
+			prev := s.seen.Swap(0)
+			if idx != cur+1 {
+				prev = 0 // a window with no traffic in between
+			}
+			s.prev.Store(prev)
+		}
+		seen := s.seen.Add(int64(n))
+		if prev := s.prev.Load(); prev > s.target {
+			p = float64(s.target) / float64(prev)
+		}
+		if seen > s.target {
+			elapsed := max(now-idx*s.window, s.window/20)
+			p = min(p, float64(s.target)*float64(elapsed)/(float64(seen)*float64(s.window)))
+		}
+	}
+	if p >= 1 {
+		for i := 0; i < n; i++ {
+			dst = append(dst, int32(i))
+		}
+		return dst
+	}
+	// Geometric gaps between observed rows: one random draw per observed
+	// row, not per served row.
+	lg := math.Log1p(-p)
+	for i := geometricGap(lg); i < n; i += 1 + geometricGap(lg) {
+		dst = append(dst, int32(i))
+	}
+	return dst
+}
+
+// geometricGap draws the number of rows skipped before the next observed
+// one, for an observation probability p with lg = log(1-p).
+func geometricGap(lg float64) int {
+	g := math.Log(1-rand.Float64()) / lg
+	if g >= 1<<30 {
+		return 1 << 30
+	}
+	return int(g)
 }
 
 // observeValue feeds row i of a served feature to its monitor handle.

@@ -291,3 +291,59 @@ func TestSkewSubscription(t *testing.T) {
 		}
 	}
 }
+
+// TestRowSampler: below the target every row is observed; above it, a
+// window observes on the order of the target whatever the traffic, spread
+// over the window, not bunched at its start.
+func TestRowSampler(t *testing.T) {
+	const window = 5 * time.Minute
+	for _, c := range []struct {
+		name      string
+		requests  int
+		n         int
+		lo, hi    int
+		wantEvery bool
+	}{
+		{"quiet", 50, 10, 500, 500, true},
+		{"busy", 30_000, 100, 16_000, 30_000, false},
+		{"very busy", 120_000, 100, 16_000, 30_000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var s rowSampler
+			s.init(window, 20_000)
+			start := time.Date(2026, 1, 8, 12, 0, 0, 0, time.UTC).UnixNano()
+			start -= start % int64(window)
+			observed, late := 0, 0
+			var rows []int32
+			// The first window learns the traffic; the second is measured.
+			for q := 0; q < c.requests; q++ {
+				s.rows(rows[:0], start+int64(q)*int64(window)/int64(c.requests), c.n)
+			}
+			start += int64(window)
+			for q := 0; q < c.requests; q++ {
+				now := start + int64(q)*int64(window)/int64(c.requests)
+				rows = s.rows(rows[:0], now, c.n)
+				prev := int32(-1)
+				for _, i := range rows {
+					if i <= prev || int(i) >= c.n {
+						t.Fatalf("rows %v not increasing within [0, %d)", rows, c.n)
+					}
+					prev = i
+				}
+				observed += len(rows)
+				if q >= c.requests/2 {
+					late += len(rows)
+				}
+			}
+			if observed < c.lo || observed > c.hi {
+				t.Errorf("%d rows observed in a window of %d, want [%d, %d]", observed, c.requests*c.n, c.lo, c.hi)
+			}
+			if c.wantEvery && observed != c.requests*c.n {
+				t.Errorf("quiet traffic: %d of %d rows observed", observed, c.requests*c.n)
+			}
+			if !c.wantEvery && (late < observed*2/5 || late > observed*3/5) {
+				t.Errorf("the window's second half got %d of %d observations", late, observed)
+			}
+		})
+	}
+}

@@ -165,11 +165,10 @@ func datasetBaseline(dataset string) ([]byte, error) {
 	return b, nil
 }
 
-// registerVersion records a model version: through the data directory's
-// store when this process can open it, baselines included (checked by
-// decoding: skewcheck/profile.Validate); otherwise through the server's
-// model API, whose request has no fields for baselines yet: they are left
-// out, with a note.
+// registerVersion records a model version with its baselines (checked by
+// decoding: skewcheck/profile.Validate): through the data directory's
+// store when this process can open it, otherwise through the server's
+// model API.
 func (g *globals) registerVersion(ctx context.Context, reg featurestore.ModelRegistration) (*fstorev1.ModelVersion, error) {
 	st, conn, err := g.localOrServer()
 	if err != nil {
@@ -181,9 +180,6 @@ func (g *globals) registerVersion(ctx context.Context, reg featurestore.ModelReg
 		return st.RegisterModel(reg)
 	}
 	defer conn.Close()
-	if len(reg.FeatureBaseline) > 0 || len(reg.PredictionBaseline) > 0 {
-		g.note("(registering through a server, whose model API carries no baselines: the version has none)")
-	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	resp, err := fstorev1.NewModelServiceClient(conn).RegisterModelVersion(ctx, &fstorev1.RegisterModelVersionRequest{
@@ -193,6 +189,9 @@ func (g *globals) registerVersion(ctx context.Context, reg featurestore.ModelReg
 		TrainingLineage: reg.TrainingLineage,
 		Metrics:         reg.Metrics,
 		Seed:            reg.Seed,
+
+		FeatureBaseline:    reg.FeatureBaseline,
+		PredictionBaseline: reg.PredictionBaseline,
 	})
 	return resp.GetVersion(), err
 }

@@ -114,7 +114,7 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 	f.IntVar(&cfg.Skew.Log.QueueRows, "feature-log-queue", 0, "most logged rows waiting to be written; beyond it rows are dropped and counted (default 65536)")
 	f.Int64Var(&cfg.Skew.Log.MaxFileBytes, "feature-log-file-size", 0, "feature log files are rotated at this size in bytes (default 64 MiB)")
 	f.DurationVar(&cfg.Skew.Log.MaxFileAge, "feature-log-file-age", 0, "feature log files are published at most this long after their first row (default 1m)")
-	f.Float64Var(&cfg.Skew.MonitorSample, "skew-sample", 0, "fraction of served rows the drift monitors observe (default 1)")
+	f.Int64Var(&cfg.Skew.WindowRows, "skew-window-rows", 0, "about how many rows per window and feature service the drift monitors observe; beyond it they sample (default 20000; -1: every row)")
 	f.BoolVar(&cfg.Skew.Disabled, "no-skew", false, "turn feature logging and drift monitoring off whatever the definitions say")
 	storeFlag(cmd, &storeURL)
 	return cmd

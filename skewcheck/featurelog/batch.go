@@ -2,7 +2,6 @@ package featurelog
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 
 	"github.com/fstore/fstore/compute"
@@ -41,22 +40,43 @@ type bcol struct {
 	null []bool
 }
 
-var batchPool = sync.Pool{New: func() any { return new(Batch) }}
+// freeBatches holds released batches for reuse. A channel, not a
+// sync.Pool: batches are acquired on request goroutines and released on
+// the writer's, in bursts of hundreds per drain, which a pool's per-P
+// caches (and its clearing at every GC) turned into a fresh batch — a
+// hundred slice allocations — for most requests.
+var freeBatches = make(chan *Batch, 4096)
 
-// Acquire returns an empty batch for schema s, from a pool.
+// maxKeptRows is the largest batch kept for reuse: a rare huge request
+// must not pin its memory in the free list.
+const maxKeptRows = 1 << 12
+
+// Acquire returns an empty batch for schema s, reusing a released one
+// when there is one.
 func Acquire(s *Schema) *Batch {
-	b := batchPool.Get().(*Batch)
+	var b *Batch
+	select {
+	case b = <-freeBatches:
+	default:
+		b = new(Batch)
+	}
 	b.reset(s)
 	return b
 }
 
-// Release returns b to the pool; b must not be used afterwards.
+// Release returns b for reuse; b must not be used afterwards.
 func Release(b *Batch) {
 	if b == nil {
 		return
 	}
 	b.schema = nil
-	batchPool.Put(b)
+	if b.n > maxKeptRows {
+		return
+	}
+	select {
+	case freeBatches <- b:
+	default:
+	}
 }
 
 func (b *Batch) reset(s *Schema) {

@@ -169,6 +169,11 @@ func (l *Logger) Stats() Stats {
 	}
 }
 
+// drainEvery is how often the writer takes the queued batches: rows wait
+// at most this long in memory, and the queue (QueueRows) must hold this
+// long's worth of logged rows.
+const drainEvery = 50 * time.Millisecond
+
 // tickEvery is how often the writer checks file ages.
 func tickEvery(age time.Duration) time.Duration {
 	return min(max(age/4, 5*time.Millisecond), time.Second)

@@ -478,9 +478,14 @@ type RegisterModelVersionRequest struct {
 	// Held-out metrics of training.
 	Metrics map[string]float64 `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Training seed.
-	Seed          int64 `protobuf:"varint,6,opt,name=seed,proto3" json:"seed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seed int64 `protobuf:"varint,6,opt,name=seed,proto3" json:"seed,omitempty"`
+	// Baseline profile of the training set's features (fstore.profile JSON),
+	// stored with the version; empty for none.
+	FeatureBaseline []byte `protobuf:"bytes,7,opt,name=feature_baseline,json=featureBaseline,proto3" json:"feature_baseline,omitempty"`
+	// Baseline profile of the model's held-out predictions; empty for none.
+	PredictionBaseline []byte `protobuf:"bytes,8,opt,name=prediction_baseline,json=predictionBaseline,proto3" json:"prediction_baseline,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RegisterModelVersionRequest) Reset() {
@@ -553,6 +558,20 @@ func (x *RegisterModelVersionRequest) GetSeed() int64 {
 		return x.Seed
 	}
 	return 0
+}
+
+func (x *RegisterModelVersionRequest) GetFeatureBaseline() []byte {
+	if x != nil {
+		return x.FeatureBaseline
+	}
+	return nil
+}
+
+func (x *RegisterModelVersionRequest) GetPredictionBaseline() []byte {
+	if x != nil {
+		return x.PredictionBaseline
+	}
+	return nil
 }
 
 type RegisterModelVersionResponse struct {
@@ -835,14 +854,16 @@ const file_fstore_v1_model_proto_rawDesc = "" +
 	"\bfallback\x18\x04 \x01(\rR\bfallback\"C\n" +
 	"\x0fWeightedVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x16\n" +
-	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xc5\x03\n" +
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\"\xa1\x04\n" +
 	"\x1bRegisterModelVersionRequest\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x1a\n" +
 	"\bartifact\x18\x02 \x01(\fR\bartifact\x12)\n" +
 	"\x10training_dataset\x18\x03 \x01(\tR\x0ftrainingDataset\x12f\n" +
 	"\x10training_lineage\x18\x04 \x03(\v2;.fstore.v1.RegisterModelVersionRequest.TrainingLineageEntryR\x0ftrainingLineage\x12M\n" +
 	"\ametrics\x18\x05 \x03(\v23.fstore.v1.RegisterModelVersionRequest.MetricsEntryR\ametrics\x12\x12\n" +
-	"\x04seed\x18\x06 \x01(\x03R\x04seed\x1aB\n" +
+	"\x04seed\x18\x06 \x01(\x03R\x04seed\x12)\n" +
+	"\x10feature_baseline\x18\a \x01(\fR\x0ffeatureBaseline\x12/\n" +
+	"\x13prediction_baseline\x18\b \x01(\fR\x12predictionBaseline\x1aB\n" +
 	"\x14TrainingLineageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
