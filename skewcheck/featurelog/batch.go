@@ -2,7 +2,7 @@ package featurelog
 
 import (
 	"fmt"
-	"unsafe"
+	"math"
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore"
@@ -23,21 +23,18 @@ import (
 type Batch struct {
 	schema *Schema
 	n      int
-	cols   []bcol
+	// The rows, row-major: cell (row, j) is vals[row*len(cols)+j] and
+	// null[row*len(cols)+j], so that AddRow is two appends, not two per
+	// column. A cell holds an INT64 or TIMESTAMP as int64, a DOUBLE's
+	// bits, a BOOL as 0 or 1, a status as int64 (0: unset), and a STRING
+	// as its offset in arena << 32 | its length.
+	vals []uint64
+	null []bool
 	// arena holds the bytes of the batch's strings.
 	arena []byte
 	// err is the first misuse (a type mismatch, a bad index); Submit drops
 	// a batch that has one and counts its rows as invalid.
 	err error
-}
-
-// bcol is one column of a batch: the slice of its type, and nulls.
-type bcol struct {
-	i64  []int64
-	f64  []float64
-	b    []bool
-	s    []string
-	null []bool
 }
 
 // freeBatches holds released batches for reuse. A channel, not a
@@ -81,15 +78,7 @@ func Release(b *Batch) {
 
 func (b *Batch) reset(s *Schema) {
 	b.schema, b.n, b.err = s, 0, nil
-	b.arena = b.arena[:0]
-	if cap(b.cols) < len(s.cols) {
-		b.cols = append(b.cols[:cap(b.cols)], make([]bcol, len(s.cols)-cap(b.cols))...)
-	}
-	b.cols = b.cols[:len(s.cols)]
-	for j := range b.cols {
-		c := &b.cols[j]
-		c.i64, c.f64, c.b, c.s, c.null = c.i64[:0], c.f64[:0], c.b[:0], c.s[:0], c.null[:0]
-	}
+	b.arena, b.vals, b.null = b.arena[:0], b.vals[:0], b.null[:0]
 }
 
 // Schema returns the batch's schema.
@@ -105,36 +94,39 @@ func (b *Batch) Err() error { return b.err }
 // the time the request was evaluated at, in microseconds since the epoch
 // (UTC).
 func (b *Batch) AddRow(requestID string, requestTS int64) int {
-	for j := range b.cols {
-		c := &b.cols[j]
-		switch b.schema.types[j] {
-		case def.Int64, def.Timestamp:
-			c.i64 = append(c.i64, 0)
-		case def.Double:
-			c.f64 = append(c.f64, 0)
-		case def.Bool:
-			c.b = append(c.b, false)
-		case def.String:
-			c.s = append(c.s, "")
-		}
-		c.null = append(c.null, !b.schema.required[j])
-	}
+	nc := len(b.schema.cols)
+	at := len(b.vals)
+	b.vals = append(b.vals, make([]uint64, nc)...)
+	b.null = append(b.null, b.schema.nullRow...)
 	row := b.n
 	b.n++
-	b.cols[0].s[row] = b.str(requestID)
-	b.cols[1].i64[row] = requestTS
+	b.vals[at] = b.str(requestID)
+	b.vals[at+1] = uint64(requestTS)
 	return row
 }
 
-// str copies s into the arena. Strings already handed out keep pointing
-// at the arena they were copied into when it grows.
-func (b *Batch) str(s string) string {
+// maxArena bounds a batch's string bytes: a cell holds a string's offset
+// in 32 bits.
+const maxArena = 1<<32 - 1
+
+// str copies s into the arena and returns its cell.
+func (b *Batch) str(s string) uint64 {
 	if s == "" {
-		return ""
+		return 0
 	}
 	start := len(b.arena)
+	if start+len(s) > maxArena {
+		b.fail("more than %d bytes of strings in one batch", maxArena)
+		return 0
+	}
 	b.arena = append(b.arena, s...)
-	return unsafe.String(&b.arena[start], len(s))
+	return uint64(start)<<32 | uint64(len(s))
+}
+
+// cellString returns the string a STRING cell holds.
+func (b *Batch) cellString(v uint64) []byte {
+	off, n := v>>32, v&(1<<32-1)
+	return b.arena[off : off+n : off+n]
 }
 
 func (b *Batch) fail(format string, args ...any) {
@@ -158,21 +150,24 @@ func (b *Batch) set(j, row int, src *compute.Column, i int, what string) {
 		b.fail("%s %q: source row %d of %d", what, b.schema.cols[j].Name, i, src.Len)
 		return
 	}
-	c := &b.cols[j]
+	k := row*len(b.schema.cols) + j
 	if src.Null(i) {
-		c.null[row] = true
+		b.null[k] = true
 		return
 	}
-	c.null[row] = false
+	b.null[k] = false
 	switch t {
 	case def.Int64, def.Timestamp:
-		c.i64[row] = src.I64[i]
+		b.vals[k] = uint64(src.I64[i])
 	case def.Double:
-		c.f64[row] = src.F64[i]
+		b.vals[k] = math.Float64bits(src.F64[i])
 	case def.Bool:
-		c.b[row] = src.B[i]
+		b.vals[k] = 0
+		if src.B[i] {
+			b.vals[k] = 1
+		}
 	case def.String:
-		c.s[row] = b.str(src.S[i])
+		b.vals[k] = b.str(src.S[i])
 	}
 }
 
@@ -212,9 +207,9 @@ func (b *Batch) SetFeature(row, f int, src *compute.Column, i int, status featur
 	if b.err != nil {
 		return
 	}
-	b.cols[j+1].i64[row] = int64(status)
-	ts := &b.cols[j+2]
-	ts.i64[row], ts.null[row] = eventTS, eventTS == 0
+	k := row*len(b.schema.cols) + j
+	b.vals[k+1] = uint64(status)
+	b.vals[k+2], b.null[k+2] = uint64(eventTS), eventTS == 0
 }
 
 // SetModel sets the model columns of row: the endpoint that routed the
@@ -229,20 +224,20 @@ func (b *Batch) SetModel(row int, endpoint, model string, version int64, predict
 		b.fail("model: row %d of %d", row, b.n)
 		return
 	}
-	j := b.schema.modelCol
-	b.cols[j].s[row], b.cols[j].null[row] = b.str(endpoint), false
-	b.cols[j+1].s[row], b.cols[j+1].null[row] = b.str(model), false
-	b.cols[j+2].i64[row], b.cols[j+2].null[row] = version, false
-	b.cols[j+3].f64[row], b.cols[j+3].null[row] = prediction, false
+	k := row*len(b.schema.cols) + b.schema.modelCol
+	b.vals[k], b.null[k] = b.str(endpoint), false
+	b.vals[k+1], b.null[k+1] = b.str(model), false
+	b.vals[k+2], b.null[k+2] = uint64(version), false
+	b.vals[k+3], b.null[k+3] = math.Float64bits(prediction), false
 }
 
-// status returns the status written for feature column j (its value
-// column) at row.
-func (b *Batch) status(j, row int) int32 {
-	if s := b.cols[j+1].i64[row]; s != 0 {
+// status returns the status written for the feature whose value is cell
+// k (row*len(cols)+j): the one set, or the one derived from the value.
+func (b *Batch) status(k int) int32 {
+	if s := b.vals[k+1]; s != 0 {
 		return int32(s)
 	}
-	if b.cols[j].null[row] {
+	if b.null[k] {
 		return int32(featurestore.NullValue)
 	}
 	return int32(featurestore.Present)

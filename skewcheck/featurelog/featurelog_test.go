@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"go.uber.org/goleak"
 
 	"github.com/fstore/fstore/compute"
@@ -249,6 +250,26 @@ func TestRoundTrip(t *testing.T) {
 	m := files[0].Meta
 	if m.Service != "rank" || m.RegistryVersion != 7 || m.Rows != 1000 || !m.FirstRequestTS.Equal(time.UnixMicro(baseTS)) || !m.LastRequestTS.Equal(time.UnixMicro(baseTS+999)) {
 		t.Fatalf("metadata %+v", m)
+	}
+	// Row groups of exactly RowGroupRows rows, though the writer hands
+	// rows to Parquet in chunks of another size.
+	if pf, err := os.Open(files[0].Path); err != nil {
+		t.Fatal(err)
+	} else {
+		defer pf.Close()
+		p, err := parquet.OpenFile(pf, files[0].Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rgs := p.RowGroups(); len(rgs) != 10 {
+			t.Fatalf("%d row groups, want 10", len(rgs))
+		} else {
+			for i, rg := range rgs {
+				if rg.NumRows() != 100 {
+					t.Fatalf("row group %d has %d rows, want 100", i, rg.NumRows())
+				}
+			}
+		}
 	}
 	if filepath.Dir(files[0].Path) != filepath.Join(dir, "rank") {
 		t.Fatalf("file at %s, want under %s/rank", files[0].Path, dir)

@@ -70,7 +70,9 @@ type Schema struct {
 	// types[j] is column j's value type (status: Int64).
 	types    []def.ValueType
 	required []bool
-	sig      string
+	// nullRow is a new row's nulls: every nullable column null.
+	nullRow []bool
+	sig     string
 }
 
 // NewSchema validates s and returns a compiled copy. Names must be unique
@@ -95,6 +97,7 @@ func NewSchema(s Schema) (*Schema, error) {
 		c.cols = append(c.cols, ci)
 		c.types = append(c.types, t)
 		c.required = append(c.required, !ci.Nullable)
+		c.nullRow = append(c.nullRow, ci.Nullable)
 		return nil
 	}
 	_ = add(ColumnInfo{Name: "request_id", Type: "STRING", Role: RoleRequestID}, def.String, "request_id")

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -33,8 +33,6 @@ type writer struct {
 
 	lastLog    time.Time
 	suppressed int
-
-	rows []parquet.Row
 }
 
 func newWriter(l *Logger) *writer {
@@ -242,8 +240,13 @@ type logFile struct {
 	used        uint64 // writer.tick of its last write
 	rows        int64
 	first, last int64
-	groupRows   int
+	groupRows   int   // rows in the row group being written
 	pending     int64 // estimated bytes of the rows buffered since the last flush
+	// vals are the rows not yet handed to pw, column by column, their
+	// strings in arena; buffered counts them.
+	vals     [][]parquet.Value
+	arena    []byte
+	buffered int
 }
 
 type countWriter struct {
@@ -260,63 +263,99 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // size is the file's size so far plus an estimate of what is buffered.
 func (f *logFile) size() int64 { return f.cw.n + int64(f.bw.Buffered()) + f.pending }
 
-// append writes the rows of b.
+// handOffRows is how many rows a file buffers column by column before
+// handing them to the Parquet writer: one WriteRowValues per column for
+// many rows, not a parquet.Row per row (about 1 row a batch at 1%
+// logging, where parquet-go's per-call cost dominated the writer).
+const handOffRows = 256
+
+// append buffers the rows of b, handing them to the Parquet writer every
+// handOffRows rows and ending a row group every RowGroupRows rows.
 func (f *logFile) append(b *Batch, w *writer) error {
 	s := b.schema
-	for len(w.rows) < b.n {
-		w.rows = append(w.rows, nil)
+	nc := len(s.cols)
+	if f.vals == nil {
+		f.vals = make([][]parquet.Value, nc)
 	}
-	rows := w.rows[:b.n]
-	for i := range rows {
-		r := rows[i][:0]
-		for j := range b.cols {
-			c := &b.cols[j]
-			if c.null[i] {
-				r = append(r, parquet.NullValue().Level(0, 0, j))
+	for i := 0; i < b.n; i++ {
+		cells, nulls := b.vals[i*nc:(i+1)*nc], b.null[i*nc:(i+1)*nc]
+		for j, cell := range cells {
+			if nulls[j] {
+				f.vals[j] = append(f.vals[j], parquet.NullValue().Level(0, 0, j))
 				continue
 			}
 			var v parquet.Value
 			switch s.types[j] {
 			case def.Int64, def.Timestamp:
 				if s.cols[j].Role == RoleStatus {
-					v = parquet.Int32Value(b.status(j-1, i))
+					v = parquet.Int32Value(b.status(i*nc + j - 1))
 				} else {
-					v = parquet.Int64Value(c.i64[i])
+					v = parquet.Int64Value(int64(cell))
 				}
 				f.pending += 8
 			case def.Double:
-				v = parquet.DoubleValue(c.f64[i])
+				v = parquet.DoubleValue(math.Float64frombits(cell))
 				f.pending += 8
 			case def.Bool:
-				v = parquet.BooleanValue(c.b[i])
+				v = parquet.BooleanValue(cell != 0)
 				f.pending++
 			case def.String:
-				v = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(c.s[i]), len(c.s[i])))
-				f.pending += int64(len(c.s[i])) + 4
+				// Copied: b goes back to the free list after this write.
+				// Values handed out earlier keep the arena they point at
+				// when it grows.
+				str := b.cellString(cell)
+				start := len(f.arena)
+				f.arena = append(f.arena, str...)
+				v = parquet.ByteArrayValue(f.arena[start:len(f.arena):len(f.arena)])
+				f.pending += int64(len(str)) + 4
 			}
 			d := 1
 			if s.required[j] {
 				d = 0
 			}
-			r = append(r, v.Level(0, d, j))
+			f.vals[j] = append(f.vals[j], v.Level(0, d, j))
 		}
-		rows[i] = r
-		ts := b.cols[1].i64[i]
+		ts := int64(cells[1])
 		if f.rows == 0 && i == 0 {
 			f.first, f.last = ts, ts
 		}
 		f.first, f.last = min(f.first, ts), max(f.last, ts)
+		f.buffered++
+		f.groupRows++
+		if f.groupRows >= w.l.opts.RowGroupRows {
+			if err := f.handOff(); err != nil {
+				return err
+			}
+			if err := f.pw.Flush(); err != nil {
+				return fmt.Errorf("cannot write %s: %w", f.tmp, err)
+			}
+			f.groupRows, f.pending = 0, 0
+		}
 	}
-	if _, err := f.pw.WriteRows(rows); err != nil {
-		return fmt.Errorf("cannot write %s: %w", f.tmp, err)
-	}
+	// Counted once the whole batch is in: on an error the writer drops
+	// the file's rows and the batch's.
 	f.rows += int64(b.n)
-	f.groupRows += b.n
-	if f.groupRows >= w.l.opts.RowGroupRows {
-		// parquet-go flushed the row group at MaxRowsPerRowGroup.
-		f.groupRows -= w.l.opts.RowGroupRows
-		f.pending = 0
+	if f.buffered >= handOffRows {
+		return f.handOff()
 	}
+	return nil
+}
+
+// handOff writes the buffered rows to the Parquet writer's columns.
+func (f *logFile) handOff() error {
+	if f.buffered == 0 {
+		return nil
+	}
+	cws := f.pw.ColumnWriters()
+	for j, vs := range f.vals {
+		if _, err := cws[j].WriteRowValues(vs); err != nil {
+			return fmt.Errorf("cannot write %s: column %q: %w", f.tmp, f.schema.cols[j].Name, err)
+		}
+		clear(vs) // drop the references to the arena
+		f.vals[j] = vs[:0]
+	}
+	f.arena = f.arena[:0]
+	f.buffered = 0
 	return nil
 }
 
@@ -327,6 +366,10 @@ func (f *logFile) finish() (int64, error) {
 		Columns: f.schema.cols, FirstRequestTS: time.UnixMicro(f.first).UTC(), LastRequestTS: time.UnixMicro(f.last).UTC(), Rows: f.rows}
 	js, err := json.Marshal(m)
 	if err != nil {
+		f.abort()
+		return 0, err
+	}
+	if err := f.handOff(); err != nil {
 		f.abort()
 		return 0, err
 	}
