@@ -268,6 +268,8 @@ type skewPlan struct {
 	logger *featurelog.Logger
 	schema *featurelog.Schema
 	rate   float64
+	// sample is rate's decision, its threshold computed once.
+	sample featurelog.Sampler
 	// keys and ctx are the input columns logged, by name, in schema order.
 	keys, ctx []string
 	// feats[i] is the monitor handle of the selection's feature i; nil
@@ -308,7 +310,7 @@ func (s *skewer) compileSkew(c *catalog) {
 // plan builds the skew plan of sel, a selection of service svc on catalog
 // c; mv is the model version whose inputs sel is, or nil.
 func (s *skewer) plan(c *catalog, svc *def.FeatureService, sel *selection, mv *fstorev1.ModelVersion) (*skewPlan, error) {
-	p := &skewPlan{service: svc.Name, rate: svc.Logging.SampleRate}
+	p := &skewPlan{service: svc.Name, rate: svc.Logging.SampleRate, sample: featurelog.NewSampler(svc.Logging.SampleRate)}
 	var errs []error
 	if p.rate > 0 {
 		if err := s.planLogging(c, svc, sel, mv, p); err != nil {
@@ -640,10 +642,12 @@ func (s *skewer) logRows(r *onlineRequest, p *skewPlan, preds []float32) {
 		keys = append(keys, &c.col)
 	}
 	r.skewKeys = keys
+	if p.sample.None() {
+		return
+	}
 	var b *featurelog.Batch
 	for i := 0; i < r.n; i++ {
-		r.keyBuf = appendSampleKey(r.keyBuf[:0], keys, i)
-		if !featurelog.Sample(r.keyBuf, p.rate) {
+		if !sampleRow(p.sample, keys, i, &r.keyBuf) {
 			continue
 		}
 		if b == nil {
@@ -682,6 +686,21 @@ func (s *skewer) logRows(r *onlineRequest, p *skewPlan, preds []float32) {
 	if b != nil {
 		p.logger.Submit(b)
 	}
+}
+
+// sampleRow reports whether row i is logged: featurelog's decision on
+// appendSampleKey's key (built in *buf). One non-null INT64 join key, the
+// common case, is hashed from its value with no key built; every row is
+// kept at rate 1.
+func sampleRow(smp featurelog.Sampler, keys []*compute.Column, i int, buf *[]byte) bool {
+	switch {
+	case smp.All():
+		return true
+	case len(keys) == 1 && keys[0].Type != def.String && !keys[0].Null(i):
+		return smp.Int64(keys[0].I64[i])
+	}
+	*buf = appendSampleKey((*buf)[:0], keys, i)
+	return smp.Key(*buf)
 }
 
 // appendSampleKey appends the sampling key of row i: each key part as
