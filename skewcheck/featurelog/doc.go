@@ -5,7 +5,8 @@
 // # Request path
 //
 // A service whose definition has logging { sample_rate destination }
-// decides per entity with Sample (xxhash64 of the encoded entity key
+// decides per entity with Sample, or a Sampler holding the threshold
+// computed once (xxhash64 of the encoded entity key
 // against sample_rate·2^64: whole entities, the same decision on every
 // replica and after restarts), copies the sampled rows of a request into a
 // pooled Batch (Acquire; AddRow, SetKey, SetContext, SetFeature, SetModel)
