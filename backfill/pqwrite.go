@@ -17,6 +17,7 @@ import (
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/internal/pqschema"
 )
 
 // chunkWriter writes the training set when each output row group can be
@@ -72,10 +73,10 @@ func newChunkWriter(out string, spine *parquet.File, keep *spineCols, features [
 	// the nodes the row-by-row writer uses.
 	var fields []parquet.Field
 	for _, f := range features {
-		fields = append(fields, namedField{Node: featureNode(f.Type), name: f.Name})
+		fields = append(fields, pqschema.Named(f.Name, featureNode(f.Type)))
 	}
 	var buf bytes.Buffer
-	pw := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("training_set", orderedGroup{fields: fields}))
+	pw := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("training_set", pqschema.Ordered(fields)))
 	if err := pw.Close(); err != nil {
 		return nil, fmt.Errorf("backfill: cannot build output schema: %w", err)
 	}

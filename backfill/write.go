@@ -4,43 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/zstd"
-	"github.com/parquet-go/parquet-go/encoding"
 
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/internal/pqschema"
 )
-
-// orderedGroup is a parquet group whose fields keep the order given:
-// parquet.Group is a map and sorts its fields by name, but a training set
-// must list the spine's columns as the spine does, then the features.
-type orderedGroup struct {
-	fields []parquet.Field
-}
-
-type namedField struct {
-	parquet.Node
-	name string
-}
-
-func (f namedField) Name() string                           { return f.name }
-func (f namedField) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
-
-func (g orderedGroup) ID() int                     { return 0 }
-func (g orderedGroup) String() string              { return "group" }
-func (g orderedGroup) Type() parquet.Type          { return parquet.Group{}.Type() }
-func (g orderedGroup) Optional() bool              { return false }
-func (g orderedGroup) Repeated() bool              { return false }
-func (g orderedGroup) Required() bool              { return true }
-func (g orderedGroup) Leaf() bool                  { return false }
-func (g orderedGroup) Fields() []parquet.Field     { return g.fields }
-func (g orderedGroup) Encoding() encoding.Encoding { return nil }
-func (g orderedGroup) Compression() compress.Codec { return nil }
-func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeOf(map[string]any{}) }
 
 func featureNode(t def.ValueType) parquet.Node {
 	var n parquet.Node
@@ -84,12 +55,12 @@ func newOutputWriter(out string, spine *parquet.Schema, keep *spineCols, feature
 		// A file's columns name the codec they were read with, which the
 		// writer would use (at its default level); the output's codec
 		// applies to every column instead.
-		fields = append(fields, namedField{Node: parquet.Compressed(f, codec), name: f.Name()})
+		fields = append(fields, pqschema.Named(f.Name(), parquet.Compressed(f, codec)))
 	}
 	for _, f := range features {
-		fields = append(fields, namedField{Node: featureNode(f.Type), name: f.Name})
+		fields = append(fields, pqschema.Named(f.Name, featureNode(f.Type)))
 	}
-	schema := parquet.NewSchema("training_set", orderedGroup{fields: fields})
+	schema := parquet.NewSchema("training_set", pqschema.Ordered(fields))
 	dir := filepath.Dir(out)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".*.tmp")
 	if err != nil {

@@ -364,17 +364,7 @@ func (g *Gate) CheckRow(c *Column, row int) Rule {
 	if !g.rowRules || c.Null(row) {
 		return 0
 	}
-	switch c.Type {
-	case def.Int64, def.Timestamp:
-		return g.CheckInt64(c.I64[row])
-	case def.Double:
-		return g.CheckDouble(c.F64[row])
-	case def.String:
-		return g.CheckString(c.S[row])
-	case def.Bool:
-		return g.CheckBool(c.B[row])
-	}
-	return 0
+	return g.checkValid(c, row)
 }
 
 // Limit returns rule r's bound as text.

@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/fstore/fstore/featurestore/def"
+	"github.com/fstore/fstore/internal/pqschema"
 )
 
 // writer is the Logger's one background goroutine and everything it owns.
@@ -431,7 +432,7 @@ func schemaNode(s *Schema) parquet.Node {
 		if c.Nullable {
 			n = parquet.Optional(n)
 		}
-		fields[j] = namedField{Node: n, name: c.Name}
+		fields[j] = pqschema.Named(c.Name, n)
 	}
-	return orderedGroup{fields: fields}
+	return pqschema.Ordered(fields)
 }

@@ -1,4 +1,8 @@
-package featurelog
+// Package pqschema builds Parquet schemas whose columns keep the order
+// they are given: parquet.Group is a map and sorts its fields by name, but
+// a training set lists the spine's columns as the spine does, then the
+// features, and a feature log lists its columns in its documented order.
+package pqschema
 
 import (
 	"reflect"
@@ -8,9 +12,12 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 )
 
-// orderedGroup is a Parquet group whose fields keep the order given
-// (parquet.Group sorts them by name), so that files list their columns in
-// the documented order. backfill writes its output the same way.
+// Named returns node as a field called name.
+func Named(name string, node parquet.Node) parquet.Field { return namedField{Node: node, name: name} }
+
+// Ordered returns a required group of fields in the order given.
+func Ordered(fields []parquet.Field) parquet.Node { return orderedGroup{fields: fields} }
+
 type orderedGroup struct {
 	fields []parquet.Field
 }
