@@ -175,7 +175,18 @@ func modelText(g *GroupReport) string {
 	if g.NamesTruncated {
 		more = ", ..."
 	}
-	return fmt.Sprintf(", predictions of model %s (endpoint %s%s)", orNone(g.Models), orNone(g.Endpoints), more)
+	var eps []string
+	for _, e := range g.Endpoints {
+		if e != "" {
+			eps = append(eps, e)
+		}
+	}
+	if len(eps) == 0 {
+		// Requests that named the model directly, not through an
+		// endpoint.
+		return fmt.Sprintf(", predictions of model %s%s", orNone(g.Models), more)
+	}
+	return fmt.Sprintf(", predictions of model %s (endpoint %s%s)", orNone(g.Models), strings.Join(eps, ", "), more)
 }
 
 func orNone(names []string) string {
