@@ -159,6 +159,13 @@ func printSkew(w io.Writer, rep drift.Report) {
 	}
 	for _, s := range rep.Subjects {
 		fmt.Fprintf(w, "\n%s %s: %s (baseline: %s)\n", strings.ReplaceAll(s.Kind, "_", " "), s.Name, s.State, s.BaselineSource)
+		closed := false
+		for _, f := range s.Features {
+			closed = closed || f.Window.Total > 0
+		}
+		if !closed {
+			fmt.Fprintf(w, "no window has closed yet: the features' columns are the current window's, so far (the state above counts closed windows only)\n")
+		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FEATURE\tSTATE\tSAMPLES\tPSI\tJS\tKS\tL∞\tNULL Δ\tSINCE START\tWHY")
 		for _, f := range s.Features {

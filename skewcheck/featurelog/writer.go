@@ -208,6 +208,7 @@ func (w *writer) create(s *Schema, now time.Time) (*logFile, error) {
 		return nil, fmt.Errorf("cannot create %s: %w", tmp, err)
 	}
 	f := &logFile{schema: s, dir: dir, tmp: tmp, final: final, fd: fd, opened: now}
+	f.layout(s)
 	f.cw = &countWriter{w: fd}
 	f.bw = bufio.NewWriterSize(f.cw, 64<<10)
 	f.pw = parquet.NewGenericWriter[any](f.bw, parquet.NewSchema("featurelog", schemaNode(s)),
@@ -241,13 +242,21 @@ type logFile struct {
 	used        uint64 // writer.tick of its last write
 	rows        int64
 	first, last int64
+	hasTS       bool  // first and last are set
 	groupRows   int   // rows in the row group being written
 	pending     int64 // estimated bytes of the rows buffered since the last flush
-	// vals are the rows not yet handed to pw, column by column, their
-	// strings in arena; buffered counts them.
-	vals     [][]parquet.Value
-	arena    []byte
-	buffered int
+	// buf holds the rows not yet handed to pw, row-major as in the
+	// batches they came from (a copy of their cells and strings, the
+	// string cells rebased onto buf's arena), so that appending a batch
+	// is a few bulk copies; handOff turns them into Parquet values a
+	// column at a time, in vs.
+	buf Batch
+	vs  []parquet.Value
+	// strCols are the STRING columns; rowBytes estimates a row's encoded
+	// size without its strings (8 bytes a number, 1 a BOOL, 4 a string's
+	// length prefix).
+	strCols  []int
+	rowBytes int64
 }
 
 type countWriter struct {
@@ -264,65 +273,44 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // size is the file's size so far plus an estimate of what is buffered.
 func (f *logFile) size() int64 { return f.cw.n + int64(f.bw.Buffered()) + f.pending }
 
-// handOffRows is how many rows a file buffers column by column before
-// handing them to the Parquet writer: one WriteRowValues per column for
-// many rows, not a parquet.Row per row (about 1 row a batch at 1%
-// logging, where parquet-go's per-call cost dominated the writer).
+// handOffRows is how many rows a file buffers before handing them to the
+// Parquet writer: one WriteRowValues per column for many rows, not a
+// parquet.Row per row (about 1 row a batch at 1% logging, where
+// parquet-go's per-call cost dominated the writer).
 const handOffRows = 256
+
+// layout computes strCols and rowBytes for s.
+func (f *logFile) layout(s *Schema) {
+	for j, t := range s.types {
+		switch t {
+		case def.String:
+			f.strCols = append(f.strCols, j)
+			f.rowBytes += 4
+		case def.Bool:
+			f.rowBytes++
+		default:
+			f.rowBytes += 8
+		}
+	}
+}
 
 // append buffers the rows of b, handing them to the Parquet writer every
 // handOffRows rows and ending a row group every RowGroupRows rows.
 func (f *logFile) append(b *Batch, w *writer) error {
-	s := b.schema
-	nc := len(s.cols)
-	if f.vals == nil {
-		f.vals = make([][]parquet.Value, nc)
+	if f.buf.schema == nil {
+		f.buf.reset(b.schema)
 	}
-	for i := 0; i < b.n; i++ {
-		cells, nulls := b.vals[i*nc:(i+1)*nc], b.null[i*nc:(i+1)*nc]
-		for j, cell := range cells {
-			if nulls[j] {
-				f.vals[j] = append(f.vals[j], parquet.NullValue().Level(0, 0, j))
-				continue
+	for i := 0; i < b.n; {
+		if len(f.buf.arena)+len(b.arena) > maxArena {
+			// A cell holds a string's offset in 32 bits.
+			if err := f.handOff(); err != nil {
+				return err
 			}
-			var v parquet.Value
-			switch s.types[j] {
-			case def.Int64, def.Timestamp:
-				if s.cols[j].Role == RoleStatus {
-					v = parquet.Int32Value(b.status(i*nc + j - 1))
-				} else {
-					v = parquet.Int64Value(int64(cell))
-				}
-				f.pending += 8
-			case def.Double:
-				v = parquet.DoubleValue(math.Float64frombits(cell))
-				f.pending += 8
-			case def.Bool:
-				v = parquet.BooleanValue(cell != 0)
-				f.pending++
-			case def.String:
-				// Copied: b goes back to the free list after this write.
-				// Values handed out earlier keep the arena they point at
-				// when it grows.
-				str := b.cellString(cell)
-				start := len(f.arena)
-				f.arena = append(f.arena, str...)
-				v = parquet.ByteArrayValue(f.arena[start:len(f.arena):len(f.arena)])
-				f.pending += int64(len(str)) + 4
-			}
-			d := 1
-			if s.required[j] {
-				d = 0
-			}
-			f.vals[j] = append(f.vals[j], v.Level(0, d, j))
 		}
-		ts := int64(cells[1])
-		if f.rows == 0 && i == 0 {
-			f.first, f.last = ts, ts
-		}
-		f.first, f.last = min(f.first, ts), max(f.last, ts)
-		f.buffered++
-		f.groupRows++
+		m := min(b.n-i, w.l.opts.RowGroupRows-f.groupRows)
+		f.take(b, i, m)
+		i += m
+		f.groupRows += m
 		if f.groupRows >= w.l.opts.RowGroupRows {
 			if err := f.handOff(); err != nil {
 				return err
@@ -336,27 +324,104 @@ func (f *logFile) append(b *Batch, w *writer) error {
 	// Counted once the whole batch is in: on an error the writer drops
 	// the file's rows and the batch's.
 	f.rows += int64(b.n)
-	if f.buffered >= handOffRows {
+	if f.buf.n >= handOffRows {
 		return f.handOff()
 	}
 	return nil
 }
 
-// handOff writes the buffered rows to the Parquet writer's columns.
+// take copies rows [i, i+m) of b into buf. Copied, not kept: b goes back
+// to the free list after this write.
+func (f *logFile) take(b *Batch, i, m int) {
+	nc := len(b.schema.cols)
+	lo, hi := i*nc, (i+m)*nc
+	at := len(f.buf.vals)
+	base := uint64(len(f.buf.arena)) << 32
+	f.buf.vals = append(f.buf.vals, b.vals[lo:hi]...)
+	f.buf.null = append(f.buf.null, b.null[lo:hi]...)
+	// The whole arena, though a batch split by a row group end is taken
+	// in two parts: the cells' offsets stay valid with one addition.
+	f.buf.arena = append(f.buf.arena, b.arena...)
+	f.buf.n += m
+	vals := f.buf.vals[at:]
+	for r := 0; r < m; r++ {
+		row := vals[r*nc : (r+1)*nc]
+		for _, j := range f.strCols {
+			row[j] += base
+		}
+		ts := int64(row[1])
+		if !f.hasTS {
+			f.first, f.last, f.hasTS = ts, ts, true
+		}
+		f.first, f.last = min(f.first, ts), max(f.last, ts)
+	}
+	f.pending += int64(m)*f.rowBytes + int64(len(b.arena))
+}
+
+// handOff writes the buffered rows to the Parquet writer's columns, a
+// column at a time.
 func (f *logFile) handOff() error {
-	if f.buffered == 0 {
+	n := f.buf.n
+	if n == 0 {
 		return nil
 	}
+	s := f.buf.schema
+	nc := len(s.cols)
+	vals, null := f.buf.vals, f.buf.null
 	cws := f.pw.ColumnWriters()
-	for j, vs := range f.vals {
-		if _, err := cws[j].WriteRowValues(vs); err != nil {
-			return fmt.Errorf("cannot write %s: column %q: %w", f.tmp, f.schema.cols[j].Name, err)
+	for j := range nc {
+		vs := f.vs[:0]
+		d := 1
+		if s.required[j] {
+			d = 0
 		}
-		clear(vs) // drop the references to the arena
-		f.vals[j] = vs[:0]
+		nv := parquet.NullValue().Level(0, 0, j)
+		switch t := s.types[j]; {
+		case s.cols[j].Role == RoleStatus:
+			// Required: derived from the value cell before it.
+			for k := j; k < len(vals); k += nc {
+				vs = append(vs, parquet.Int32Value(f.buf.status(k-1)).Level(0, d, j))
+			}
+		case t == def.Int64 || t == def.Timestamp:
+			for k := j; k < len(vals); k += nc {
+				if null[k] {
+					vs = append(vs, nv)
+				} else {
+					vs = append(vs, parquet.Int64Value(int64(vals[k])).Level(0, d, j))
+				}
+			}
+		case t == def.Double:
+			for k := j; k < len(vals); k += nc {
+				if null[k] {
+					vs = append(vs, nv)
+				} else {
+					vs = append(vs, parquet.DoubleValue(math.Float64frombits(vals[k])).Level(0, d, j))
+				}
+			}
+		case t == def.Bool:
+			for k := j; k < len(vals); k += nc {
+				if null[k] {
+					vs = append(vs, nv)
+				} else {
+					vs = append(vs, parquet.BooleanValue(vals[k] != 0).Level(0, d, j))
+				}
+			}
+		case t == def.String:
+			for k := j; k < len(vals); k += nc {
+				if null[k] {
+					vs = append(vs, nv)
+				} else {
+					vs = append(vs, parquet.ByteArrayValue(f.buf.cellString(vals[k])).Level(0, d, j))
+				}
+			}
+		}
+		f.vs = vs
+		if _, err := cws[j].WriteRowValues(vs); err != nil {
+			return fmt.Errorf("cannot write %s: column %q: %w", f.tmp, s.cols[j].Name, err)
+		}
 	}
-	f.arena = f.arena[:0]
-	f.buffered = 0
+	clear(f.vs) // drop the references to the arena
+	f.buf.reset(s)
 	return nil
 }
 
