@@ -112,3 +112,31 @@ func TestExampleFileLoadsFromDisk(t *testing.T) {
 		t.Errorf("source path %q not resolved", d.Sources[0].Path)
 	}
 }
+
+// TestRelativeSkewPaths: a feature-log destination and a monitoring
+// baseline given relative to the definitions file resolve against it, as
+// Parquet sources do; absolute ones stay as they are.
+func TestRelativeSkewPaths(t *testing.T) {
+	dir := t.TempDir()
+	defs := `feature_services { name: "a" features: "v:x" logging { sample_rate: 0.1 destination: "logs" }
+  monitoring { enabled: true baseline: "base/train.parquet.profile.json" } }
+feature_services { name: "b" features: "v:x" logging { sample_rate: 0.1 destination: "/var/log/fstore" } }
+`
+	if err := os.WriteFile(filepath.Join(dir, "defs.textproto"), []byte(defs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := LoadFiles([]string{filepath.Join(dir, "defs.textproto")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs := p.GetFeatureServices()
+	if got, want := svcs[0].GetLogging().GetDestination(), filepath.Join(dir, "logs"); got != want {
+		t.Errorf("destination %q, want %q", got, want)
+	}
+	if got, want := svcs[0].GetMonitoring().GetBaseline(), filepath.Join(dir, "base", "train.parquet.profile.json"); got != want {
+		t.Errorf("baseline %q, want %q", got, want)
+	}
+	if got := svcs[1].GetLogging().GetDestination(); got != "/var/log/fstore" {
+		t.Errorf("absolute destination changed to %q", got)
+	}
+}

@@ -115,10 +115,15 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-// resolvePaths makes relative Parquet paths and monitoring baselines
-// absolute against dir.
+// resolvePaths makes relative Parquet paths, monitoring baselines and
+// feature-log destinations absolute against dir.
 func resolvePaths(d *fstorev1.Definitions, dir string) {
 	for _, s := range d.GetFeatureServices() {
+		if l := s.GetLogging(); l != nil && l.GetDestination() != "" && !filepath.IsAbs(l.GetDestination()) {
+			if abs, err := filepath.Abs(filepath.Join(dir, l.GetDestination())); err == nil {
+				l.Destination = abs
+			}
+		}
 		m := s.GetMonitoring()
 		if m == nil || m.GetBaseline() == "" || filepath.IsAbs(m.GetBaseline()) {
 			continue

@@ -1337,7 +1337,10 @@ type FeatureLoggingConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Fraction of served rows logged, in [0, 1].
 	SampleRate float64 `protobuf:"fixed64,1,opt,name=sample_rate,json=sampleRate,proto3" json:"sample_rate,omitempty"`
-	// Directory the logs are written to; empty means under the data dir.
+	// Directory the logs are written to (under it, one directory per
+	// service); empty means the server's --feature-log-dir, by default
+	// DATA_DIR/feature_logs. A relative path is resolved against the
+	// directory of the definitions file.
 	Destination   string `protobuf:"bytes,2,opt,name=destination,proto3" json:"destination,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
