@@ -213,7 +213,8 @@ func (b *Batch) SetFeature(row, f int, src *compute.Column, i int, status featur
 }
 
 // SetModel sets the model columns of row: the endpoint that routed the
-// request, the model and version that answered, and the prediction.
+// request ("" leaves it null: the request named the model itself), the
+// model and version that answered, and the prediction.
 // It is a misuse on a schema without Model.
 func (b *Batch) SetModel(row int, endpoint, model string, version int64, prediction float64) {
 	if !b.schema.Model {
@@ -225,7 +226,9 @@ func (b *Batch) SetModel(row int, endpoint, model string, version int64, predict
 		return
 	}
 	k := row*len(b.schema.cols) + b.schema.modelCol
-	b.vals[k], b.null[k] = b.str(endpoint), false
+	if endpoint != "" { // "": the request named the model, not an endpoint: null
+		b.vals[k], b.null[k] = b.str(endpoint), false
+	}
 	b.vals[k+1], b.null[k+1] = b.str(model), false
 	b.vals[k+2], b.null[k+2] = uint64(version), false
 	b.vals[k+3], b.null[k+3] = math.Float64bits(prediction), false
