@@ -172,7 +172,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: cannot load model versions: %w", err)
 	}
 	modelSrv := NewModelServer(cfg.Store)
-	modelSrv.onRegister = ms.add
+	modelSrv.onRegister = func(mv *fstorev1.ModelVersion) {
+		ms.add(mv)
+		// A new version may carry a newer training-set baseline for its
+		// feature service's monitor.
+		if mv.GetFeatureBaselinePath() != "" {
+			fs.load(reg.Latest())
+		}
+	}
 	fstorev1.RegisterModelServiceServer(gs, modelSrv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
