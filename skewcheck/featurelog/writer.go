@@ -369,58 +369,69 @@ func (f *logFile) handOff() error {
 	nc := len(s.cols)
 	vals, null := f.buf.vals, f.buf.null
 	cws := f.pw.ColumnWriters()
+	if cap(f.vs) < n {
+		f.vs = make([]parquet.Value, n)
+	}
+	vs := f.vs[:n]
 	for j := range nc {
-		vs := f.vs[:0]
+		// Each value set in place, its levels with the single-field
+		// setters (inlined; Value.Level is not, and was a quarter of the
+		// writer's time): a null is the zero Value, definition level 0.
 		d := 1
 		if s.required[j] {
 			d = 0
 		}
-		nv := parquet.NullValue().Level(0, 0, j)
 		switch t := s.types[j]; {
 		case s.cols[j].Role == RoleStatus:
 			// Required: derived from the value cell before it.
-			for k := j; k < len(vals); k += nc {
-				vs = append(vs, parquet.Int32Value(f.buf.status(k-1)).Level(0, d, j))
+			for r, k := 0, j; r < n; r, k = r+1, k+nc {
+				vs[r] = parquet.Int32Value(f.buf.status(k - 1))
 			}
 		case t == def.Int64 || t == def.Timestamp:
-			for k := j; k < len(vals); k += nc {
+			for r, k := 0, j; r < n; r, k = r+1, k+nc {
 				if null[k] {
-					vs = append(vs, nv)
-				} else {
-					vs = append(vs, parquet.Int64Value(int64(vals[k])).Level(0, d, j))
+					vs[r] = parquet.Value{}
+					continue
 				}
+				vs[r] = parquet.Int64Value(int64(vals[k]))
+				vs[r].SetDefinitionLevel(d)
 			}
 		case t == def.Double:
-			for k := j; k < len(vals); k += nc {
+			for r, k := 0, j; r < n; r, k = r+1, k+nc {
 				if null[k] {
-					vs = append(vs, nv)
-				} else {
-					vs = append(vs, parquet.DoubleValue(math.Float64frombits(vals[k])).Level(0, d, j))
+					vs[r] = parquet.Value{}
+					continue
 				}
+				vs[r] = parquet.DoubleValue(math.Float64frombits(vals[k]))
+				vs[r].SetDefinitionLevel(d)
 			}
 		case t == def.Bool:
-			for k := j; k < len(vals); k += nc {
+			for r, k := 0, j; r < n; r, k = r+1, k+nc {
 				if null[k] {
-					vs = append(vs, nv)
-				} else {
-					vs = append(vs, parquet.BooleanValue(vals[k] != 0).Level(0, d, j))
+					vs[r] = parquet.Value{}
+					continue
 				}
+				vs[r] = parquet.BooleanValue(vals[k] != 0)
+				vs[r].SetDefinitionLevel(d)
 			}
 		case t == def.String:
-			for k := j; k < len(vals); k += nc {
+			for r, k := 0, j; r < n; r, k = r+1, k+nc {
 				if null[k] {
-					vs = append(vs, nv)
-				} else {
-					vs = append(vs, parquet.ByteArrayValue(f.buf.cellString(vals[k])).Level(0, d, j))
+					vs[r] = parquet.Value{}
+					continue
 				}
+				vs[r] = parquet.ByteArrayValue(f.buf.cellString(vals[k]))
+				vs[r].SetDefinitionLevel(d)
 			}
 		}
-		f.vs = vs
+		for r := range vs {
+			vs[r].SetColumnIndex(j)
+		}
 		if _, err := cws[j].WriteRowValues(vs); err != nil {
 			return fmt.Errorf("cannot write %s: column %q: %w", f.tmp, s.cols[j].Name, err)
 		}
 	}
-	clear(f.vs) // drop the references to the arena
+	clear(vs) // drop the references to the arena
 	f.buf.reset(s)
 	return nil
 }
