@@ -46,7 +46,7 @@ func (s servingServer) GetOnlineFeatures(ctx context.Context, req *fstorev1.GetO
 		return nil, status.Error(c, err.Error())
 	}
 	resp := r.appendProto()
-	fs.observeSkew(r)
+	fs.observeSkew(r, start)
 	fs.m.request(epGRPCGetOnlineFeatures, 200, start, r.n, len(r.use.features))
 	return resp, nil
 }

@@ -86,12 +86,12 @@ func (fs *featureServer) enableSkew(sk *skewer, snap *registry.Snapshot) {
 }
 
 // observeSkew logs and monitors a served feature-service request.
-func (fs *featureServer) observeSkew(r *onlineRequest) {
+func (fs *featureServer) observeSkew(r *onlineRequest, start time.Time) {
 	if r.service == "" || len(r.cat.skew) == 0 {
 		return
 	}
 	if p := r.cat.skew[r.service]; p != nil {
-		fs.sk.observe(r, p, nil)
+		fs.sk.observe(r, p, nil, start)
 	}
 }
 
@@ -152,7 +152,7 @@ func (fs *featureServer) getOnlineFeatures(ctx *fasthttp.RequestCtx) {
 	r.out = r.appendJSON(r.out[:0])
 	ctx.Response.SetBodyRaw(r.out)
 	ctx.SetUserValue(requestKey, r)
-	fs.observeSkew(r)
+	fs.observeSkew(r, start)
 	fs.m.request(epGetOnlineFeatures, fasthttp.StatusOK, start, r.n, len(r.use.features))
 }
 

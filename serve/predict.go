@@ -71,7 +71,7 @@ func (f *front) predict(ctx *fasthttp.RequestCtx) {
 	}
 	r.out = append(b, '}')
 	if p := fs.sk.modelPlan(r.cat, sm, r.use); p != nil {
-		fs.sk.observe(r, p, st.out[:r.n])
+		fs.sk.observe(r, p, st.out[:r.n], start)
 	}
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyRaw(r.out)

@@ -92,6 +92,9 @@ type skewer struct {
 	// before and after they subscribed.
 	listeners []*listenerEntry
 	closed    bool
+	// wallClock says the monitors' clock is time.Now, so a request's
+	// own start time serves (no second clock read).
+	wallClock bool
 	// seq numbers request ids; prefix makes them unique across processes.
 	seq    atomic.Uint64
 	prefix string
@@ -106,6 +109,7 @@ type registered struct {
 }
 
 func newSkewer(cfg SkewConfig, store *featurestore.Store, log *slog.Logger) *skewer {
+	wall := cfg.Now == nil
 	cfg.ensureDefaults(store.Dir())
 	s := &skewer{
 		cfg: cfg, store: store, log: log,
@@ -113,6 +117,8 @@ func newSkewer(cfg SkewConfig, store *featurestore.Store, log *slog.Logger) *ske
 		monitors: map[time.Duration]*drift.Monitor{},
 		subjects: map[subjectKey]*registered{},
 		prefix:   strconv.FormatUint(rand.Uint64()&0xffffffffffff, 36) + "-",
+
+		wallClock: wall,
 	}
 	for _, l := range cfg.Listeners {
 		s.subscribe(l)
@@ -497,9 +503,15 @@ func (s *skewer) featureBaseline(c *catalog, svc *def.FeatureService) (*skewchec
 // It runs after the response is built, on the request's goroutine; it
 // never fails the request. preds are the model's predictions (nil for a
 // feature request).
-func (s *skewer) observe(r *onlineRequest, p *skewPlan, preds []float32) {
+// start is when the request began (the wall clock): the monitors' clock
+// unless SkewConfig.Now replaces it, read once per request already.
+func (s *skewer) observe(r *onlineRequest, p *skewPlan, preds []float32, start time.Time) {
 	if p.monitored || p.pred != nil {
-		r.skewRows = p.sampler.rows(r.skewRows[:0], s.cfg.Now().UnixNano(), r.n)
+		now := start
+		if !s.wallClock {
+			now = s.cfg.Now()
+		}
+		r.skewRows = p.sampler.rows(r.skewRows[:0], now.UnixNano(), r.n)
 		s.monitorRows(r, p, preds)
 	}
 	if p.logger != nil {
