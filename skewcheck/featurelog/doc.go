@@ -44,10 +44,13 @@
 // # Log file contract (fstore.featurelog/v1)
 //
 // Files live under <Dir>/<service>/, named
-// <wall time its first row was written, 20060102T150405.000000Z, UTC>-<6-digit sequence>.parquet, so
-// that lexical order is time order. A file is written as
-// .<name>.tmp and renamed when complete: readers ignore names starting
-// with '.' or ending in ".tmp". Each file holds rows of one schema (one
+// <wall time its first row was written, 20060102T150405.000000Z, UTC>-<8-character writer token>-<6-digit sequence>.parquet,
+// so that lexical order is time order and writers in several processes
+// (replicas sharing a destination) never pick the same name. A file is
+// written as .<name>.tmp and renamed when complete: readers ignore names
+// starting with '.' or ending in ".tmp". Temporary files untouched for
+// ten times MaxFileAge (at least ten minutes) are a crashed writer's and
+// are removed when a writer first uses the directory. Each file holds rows of one schema (one
 // feature service at one registry version), columns in this order:
 //
 //	request_id                   STRING, required

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,7 +356,7 @@ func TestRotateByAgeAndSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := readAll(t, dir)
-	if len(files) != 1 || filepath.Base(files[0].Path) != "20261208T001500.123456Z-000001.parquet" {
+	if len(files) != 1 || !regexp.MustCompile(`^20261208T001500\.123456Z-[0-9a-z]{8}-000001\.parquet$`).MatchString(filepath.Base(files[0].Path)) {
 		t.Fatalf("files %v", files)
 	}
 	submitRange(l, sc, 10, 20, 5)
@@ -580,5 +581,51 @@ func TestOptions(t *testing.T) {
 		if _, err := NewSchema(s); err == nil {
 			t.Errorf("NewSchema(%+v) succeeded", s)
 		}
+	}
+}
+
+// TestSharedDirectory: two Loggers (replicas) writing one directory never
+// pick the same file name, and a new one sweeps only stale temporary
+// files, not another writer's file in progress.
+func TestSharedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: time.Date(2026, 12, 8, 0, 15, 0, 0, time.UTC)}
+	sc := testSchema(t, 1, false)
+	svc := filepath.Join(dir, sc.Service)
+	if err := os.MkdirAll(svc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(svc, ".in-progress.parquet.tmp")
+	stale := filepath.Join(svc, ".crashed.parquet.tmp")
+	for _, p := range []string{live, stale} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := clock.now.Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(live, clock.now, clock.now); err != nil {
+		t.Fatal(err)
+	}
+	a := open(t, Options{Dir: dir, Now: clock.Now})
+	b := open(t, Options{Dir: dir, Now: clock.Now})
+	submitRange(a, sc, 0, 10, 5)
+	submitRange(b, sc, 10, 20, 5)
+	for _, l := range []*Logger{a, b} {
+		if err := l.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := readAll(t, dir)
+	if len(files) != 2 || files[0].Path == files[1].Path {
+		t.Fatalf("two writers at the same instant: files %v", files)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a fresh temporary file (another writer's) was removed: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a stale temporary file was kept: %v", err)
 	}
 }

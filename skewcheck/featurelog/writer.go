@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,9 @@ type writer struct {
 	l    *Logger
 	open map[string]*logFile // by schema signature
 	seq  int
+	// token names this writer's files apart from other processes' (and
+	// Loggers') writing the same directory: replicas may share one.
+	token string
 	// tick counts writes; a file's used is the tick of its last write, so
 	// the least recently used file is the one with the smallest.
 	tick  uint64
@@ -37,7 +42,8 @@ type writer struct {
 }
 
 func newWriter(l *Logger) *writer {
-	return &writer{l: l, open: map[string]*logFile{}, ready: map[string]bool{}}
+	return &writer{l: l, open: map[string]*logFile{}, ready: map[string]bool{},
+		token: strconv.FormatUint(rand.Uint64()|1<<60, 36)[:8]}
 }
 
 func (w *writer) run() {
@@ -193,11 +199,11 @@ func (w *writer) create(s *Schema, now time.Time) (*logFile, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("cannot create %s: %w", dir, err)
 		}
-		sweepTemps(dir)
+		sweepTemps(dir, now, staleTemp(w.l.opts.MaxFileAge))
 		w.ready[s.Service] = true
 	}
 	w.seq++
-	name := fmt.Sprintf("%s-%06d.parquet", now.UTC().Format(timeLayout), w.seq%1000000)
+	name := fmt.Sprintf("%s-%s-%06d.parquet", now.UTC().Format(timeLayout), w.token, w.seq%1000000)
 	final := filepath.Join(dir, name)
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	fd, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -218,12 +224,22 @@ func (w *writer) create(s *Schema, now time.Time) (*logFile, error) {
 	return f, nil
 }
 
-// sweepTemps removes temporary files a crashed process left in dir. One
-// Logger writes a directory at a time, so none is in use.
-func sweepTemps(dir string) {
+// staleTemp is how old a temporary file must be for sweepTemps to take it
+// for a crashed writer's: a live writer publishes or rewrites its files
+// within MaxFileAge, so ten times that (at least ten minutes) is safe
+// while other processes write the same directory.
+func staleTemp(maxAge time.Duration) time.Duration { return max(10*maxAge, 10*time.Minute) }
+
+// sweepTemps removes the temporary files in dir that were last written
+// more than stale before now: those a crashed process left behind.
+func sweepTemps(dir string, now time.Time, stale time.Duration) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".tmp") {
+		n := e.Name()
+		if !strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".tmp") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > stale {
 			os.Remove(filepath.Join(dir, n))
 		}
 	}
