@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -98,7 +99,12 @@ func (s *sourceRows) name(seq int64) string {
 func checkMaterialized(ov *OnlineView, tab *entityTable, src *sourceRows, from, end int64) []QualityViolation {
 	p := ov.History
 	var out []QualityViolation
+	// name lists the offending rows in file order: the entity table's
+	// order is not the files', and messages must not change from run to
+	// run. (With more offending rows than a violation keeps, which ones
+	// are kept follows the table's order.)
 	name := func(seqs []int64) []string {
+		slices.Sort(seqs)
 		w := make([]string, len(seqs))
 		for i, s := range seqs {
 			w[i] = src.name(s)
