@@ -827,7 +827,7 @@ func (c skewCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLogRows, descLogWriteErrors, descLogFiles, descLogBytes, descLogQueued} {
 		ch <- d
 	}
-	(*drift.Monitor)(nil).Collector().Describe(ch) // describes without a monitor
+	drift.Describe(ch)
 }
 
 func (c skewCollector) Collect(ch chan<- prometheus.Metric) {

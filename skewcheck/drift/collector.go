@@ -26,7 +26,11 @@ func (m *Monitor) Collector() prometheus.Collector { return collector{m} }
 
 type collector struct{ m *Monitor }
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
+func (c collector) Describe(ch chan<- *prometheus.Desc) { Describe(ch) }
+
+// Describe sends the descriptors of every monitor's metrics, for a
+// collector that gathers several monitors.
+func Describe(ch chan<- *prometheus.Desc) {
 	ch <- descDistance
 	ch <- descState
 	ch <- descSamples
