@@ -67,6 +67,9 @@ type Field struct {
 	Name        string
 	Type        ValueType
 	Description string
+	// AllowNonFinite lets pushed events carry NaN and infinities in this
+	// DOUBLE field; without it a push holding one is refused.
+	AllowNonFinite bool
 }
 
 // Meta is the free-form metadata every object carries, and where it was

@@ -89,7 +89,7 @@ func fieldsToDef(fs []*fstorev1.Field) []def.Field {
 	}
 	out := make([]def.Field, len(fs))
 	for i, f := range fs {
-		out[i] = def.Field{Name: f.GetName(), Type: def.ValueType(f.GetType()), Description: f.GetDescription()}
+		out[i] = def.Field{Name: f.GetName(), Type: def.ValueType(f.GetType()), Description: f.GetDescription(), AllowNonFinite: f.GetAllowNonFinite()}
 	}
 	return out
 }
@@ -100,7 +100,7 @@ func fieldsFromDef(fs []def.Field) []*fstorev1.Field {
 	}
 	out := make([]*fstorev1.Field, len(fs))
 	for i, f := range fs {
-		out[i] = &fstorev1.Field{Name: f.Name, Type: fstorev1.ValueType(f.Type), Description: f.Description}
+		out[i] = &fstorev1.Field{Name: f.Name, Type: fstorev1.ValueType(f.Type), Description: f.Description, AllowNonFinite: f.AllowNonFinite}
 	}
 	return out
 }

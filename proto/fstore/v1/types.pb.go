@@ -172,9 +172,14 @@ type Field struct {
 	// Type of the column.
 	Type ValueType `protobuf:"varint,2,opt,name=type,proto3,enum=fstore.v1.ValueType" json:"type,omitempty"`
 	// Free-text description.
-	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// Allow non-finite values (NaN, +Inf, -Inf) in a DOUBLE column of a
+	// push source's schema. Off by default: a push carrying one is refused
+	// with an error naming the event and the column, because one NaN turns
+	// every window aggregating it into NaN until the window moves past it.
+	AllowNonFinite bool `protobuf:"varint,4,opt,name=allow_non_finite,json=allowNonFinite,proto3" json:"allow_non_finite,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Field) Reset() {
@@ -228,15 +233,23 @@ func (x *Field) GetDescription() string {
 	return ""
 }
 
+func (x *Field) GetAllowNonFinite() bool {
+	if x != nil {
+		return x.AllowNonFinite
+	}
+	return false
+}
+
 var File_fstore_v1_types_proto protoreflect.FileDescriptor
 
 const file_fstore_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x15fstore/v1/types.proto\x12\tfstore.v1\"g\n" +
+	"\x15fstore/v1/types.proto\x12\tfstore.v1\"\x91\x01\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x14.fstore.v1.ValueTypeR\x04type\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription*\x9a\x01\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12(\n" +
+	"\x10allow_non_finite\x18\x04 \x01(\bR\x0eallowNonFinite*\x9a\x01\n" +
 	"\tValueType\x12\x1a\n" +
 	"\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VALUE_TYPE_INT64\x10\x01\x12\x15\n" +
