@@ -22,8 +22,27 @@ type PushOptions struct {
 	KeyTTL time.Duration
 	// BatchSize is the number of entities per store write. Default 1024.
 	BatchSize int
-	// Now is the clock recorded as the push time. Default time.Now.
+	// Now is the clock recorded as the push time, and the one event
+	// times are bounded by. Default time.Now.
 	Now func() time.Time
+	// MaxFuture bounds event times: an event later than Now() + MaxFuture
+	// is refused, since it would stay the view's latest event (its value,
+	// its freshness) until the clock caught up with it. Default
+	// DefaultMaxFuture (1h); negative: no bound.
+	MaxFuture time.Duration
+}
+
+// EnsureDefaults sets the unset options to their defaults.
+func (o *PushOptions) EnsureDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1024
+	}
+	if o.MaxFuture == 0 {
+		o.MaxFuture = DefaultMaxFuture
+	}
 }
 
 // PushStats reports what Push did.
@@ -40,7 +59,8 @@ type PushStats struct {
 // declared schema (ov.Push.Source.Schema), in order; build it with an
 // EventBuilder. Every event is checked before anything is written: a join
 // key or event time that is null fails the whole push with an error naming
-// the event and the field. Events go through the view's plan exactly as
+// the event and the field, and so is a non-finite DOUBLE value or an
+// event time past the MaxFuture bound (see CheckValues). Events go through the view's plan exactly as
 // history rows do (filter, features, aggregation inputs) and merge with
 // the stored state as the offline semantics order them: the latest row is
 // the greatest (event time, created time), a tie going to the later
@@ -49,17 +69,10 @@ type PushStats struct {
 // history row does.
 func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *compute.Batch, opts PushOptions) (PushStats, error) {
 	var st PushStats
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 1024
-	}
-	in, latest, err := prepareEvents(ov, events)
+	opts.EnsureDefaults()
+	pushedAt := opts.Now()
+	in, latest, err := checkEvents(ov, events, pushedAt, opts.MaxFuture)
 	if err != nil {
-		return st, err
-	}
-	if err := checkPushed(ov, &in); err != nil {
 		return st, err
 	}
 	st.Events = int64(events.Len)
@@ -77,7 +90,7 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 	if err := tab.write(ctx, store, ov, latest, false, true, mo, &ms); err != nil {
 		return st, err
 	}
-	now := opts.Now().UnixMicro()
+	now := pushedAt.UnixMicro()
 	err = store.Update(ctx, [][]byte{metaKey(ov.ID, metaPushed)}, 0, func(_ int, old []byte) ([]byte, error) {
 		var w Watermark
 		if old != nil {
@@ -95,15 +108,33 @@ func Push(ctx context.Context, store OnlineStore, ov *OnlineView, events *comput
 	return st, unavailable(err)
 }
 
-// CheckEvents checks events for view ov as Push does before writing
-// anything, so that a caller pushing one batch into several views can
-// refuse it before any view is written.
+// CheckEvents checks events for view ov as Push with default options
+// does before writing anything, so that a caller pushing one batch into
+// several views can refuse it before any view is written.
 func CheckEvents(ov *OnlineView, events *compute.Batch) error {
-	in, _, err := prepareEvents(ov, events)
+	return CheckEventsWith(ov, events, PushOptions{})
+}
+
+// CheckEventsWith is CheckEvents for Push with opts (its Now and
+// MaxFuture).
+func CheckEventsWith(ov *OnlineView, events *compute.Batch, opts PushOptions) error {
+	opts.EnsureDefaults()
+	_, _, err := checkEvents(ov, events, opts.Now(), opts.MaxFuture)
+	return err
+}
+
+// checkEvents runs every check of pushed events: the projection and
+// null keys and times (prepareEvents), the values (CheckValues), the
+// view's own rules (checkPushed).
+func checkEvents(ov *OnlineView, events *compute.Batch, now time.Time, maxFuture time.Duration) (compute.Batch, int64, error) {
+	in, latest, err := prepareEvents(ov, events)
 	if err != nil {
-		return err
+		return in, latest, err
 	}
-	return checkPushed(ov, &in)
+	if err := CheckValues(ov.Push.Source, events, now, maxFuture); err != nil {
+		return in, latest, err
+	}
+	return in, latest, checkPushed(ov, &in)
 }
 
 // prepareEvents projects events onto ov's push plan input and checks
