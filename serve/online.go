@@ -16,6 +16,7 @@ import (
 	"github.com/fstore/fstore/compute"
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/lograte"
 )
 
 // featureServer serves features and pushes, over HTTP and gRPC, from the
@@ -27,6 +28,8 @@ type featureServer struct {
 	pool  sync.Pool
 	m     *metrics
 	log   *slog.Logger
+	// logLim rate-limits fail's log lines; nil logs every one.
+	logLim *lograte.Limiter
 	// base is the context requests derive their deadlines from; it ends
 	// when the server gives up draining.
 	base context.Context
@@ -171,7 +174,11 @@ func (fs *featureServer) fail(ctx *fasthttp.RequestCtx, ep int, start time.Time,
 		status, kind = httpStatus(c), errorKind(c)
 	}
 	if status >= 500 {
-		fs.log.Warn("request failed", "endpoint", endpointNames[ep], "status", status, "err", err)
+		// A store outage fails every request the same way: the first of a
+		// kind is logged at once, then one line per interval with a count.
+		if ok, n := fs.logLim.Allow(lograte.Key{Endpoint: endpointNames[ep], Status: status, Kind: kind}); ok {
+			fs.log.Warn("request failed", "endpoint", endpointNames[ep], "status", status, "err", err, "suppressed", n)
+		}
 	}
 	fs.m.failed(kind)
 	writeError(ctx, status, err.Error())
@@ -213,6 +220,9 @@ func (fs *featureServer) push(ctx *fasthttp.RequestCtx) {
 	}
 	cat := fs.cat.Load()
 	src, events, err := decodePushJSON(cat, ctx.PostBody(), fs.lim.MaxEntities)
+	if err == nil {
+		err = fs.checkPushValues(cat, src, events, "df")
+	}
 	var res pushResult
 	if err == nil {
 		c, cancel := context.WithTimeout(fs.base, fs.lim.RequestTimeout)
@@ -251,13 +261,13 @@ func (fs *featureServer) pushEvents(ctx context.Context, cat *catalog, src strin
 	var res pushResult
 	views := cat.pushSources[src]
 	for _, ov := range views {
-		if err := featurestore.CheckEvents(ov, events); err != nil {
+		if err := featurestore.CheckEventsWith(ov, events, fs.pushOptions()); err != nil {
 			return res, fmt.Errorf("view %q: %w", ov.Name, err)
 		}
 	}
 	for _, ov := range views {
 		start := time.Now()
-		st, err := featurestore.Push(ctx, fs.store, ov, events, featurestore.PushOptions{Now: fs.now})
+		st, err := featurestore.Push(ctx, fs.store, ov, events, fs.pushOptions())
 		fs.m.storeWrite(time.Since(start))
 		if err != nil {
 			if ctx.Err() != nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/fstore/fstore/featurestore"
 	"github.com/fstore/fstore/featurestore/registry"
+	"github.com/fstore/fstore/internal/lograte"
 	fstorev1 "github.com/fstore/fstore/proto/fstore/v1"
 	"github.com/fstore/fstore/third_party/oip/inference"
 )
@@ -52,8 +53,18 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of in-flight requests once the
 	// context is cancelled. Default 10s.
 	ShutdownTimeout time.Duration
-	// MaxRequestBodySize bounds HTTP request bodies. Default 4 MiB.
+	// MaxRequestBodySize bounds HTTP request bodies; a larger body is
+	// answered 413 JSON. Default 4 MiB.
 	MaxRequestBodySize int
+	// MaxHeaderSize bounds an HTTP request's line and headers together (it
+	// is fasthttp's read buffer); larger ones are answered 431 JSON.
+	// Default 16 KiB.
+	MaxHeaderSize int
+	// LogRepeatInterval is the least time between two log lines of the same
+	// failure (endpoint, status, error kind): the first is logged at once,
+	// later ones at most once per interval with the count suppressed, and
+	// the rest at shutdown. Default 10s.
+	LogRepeatInterval time.Duration
 	// Limits bound each feature request and push.
 	Limits Limits
 	// Now is the clock requests are evaluated at (freshness under TTLs,
@@ -86,6 +97,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.MaxRequestBodySize == 0 {
 		c.MaxRequestBodySize = 4 << 20
+	}
+	if c.MaxHeaderSize == 0 {
+		c.MaxHeaderSize = 16 << 10
+	}
+	if c.LogRepeatInterval == 0 {
+		c.LogRepeatInterval = 10 * time.Second
 	}
 	c.Batching.EnsureDefaults()
 }
@@ -153,6 +170,15 @@ func Run(ctx context.Context, cfg Config) error {
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxGRPCMessage))
 	fstorev1.RegisterRegistryServiceServer(gs, regSrv)
 	fs := newFeatureServer(online, reg, cfg.Limits, log, cfg.Now)
+	fs.logLim, err = lograte.New(&lograte.Options{Interval: cfg.LogRepeatInterval})
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("serve: Config.LogRepeatInterval: %w", err)
+	}
+	defer fs.logLim.Flush(func(k lograte.Key, n int64) {
+		log.Warn("request failed (repeats)", "endpoint", k.Endpoint, "status", k.Status, "kind", k.Kind, "suppressed", n)
+	})
 	sk := newSkewer(cfg.Skew, cfg.Store, log)
 	fs.enableSkew(sk, reg.Latest())
 	fs.m.reg.MustRegister(sk.collector())
@@ -188,6 +214,8 @@ func Run(ctx context.Context, cfg Config) error {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, JSONMarshaler),
 		runtime.WithErrorHandler(gatewayError),
+		runtime.WithRoutingErrorHandler(gatewayRoutingError),
+		runtime.WithMiddlewares(probeMiddleware),
 	)
 	err = fstorev1.RegisterRegistryServiceHandlerServer(ctx, gw, regSrv)
 	if err == nil {
@@ -225,6 +253,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Handler:                      front.handle,
 		Name:                         "fstore",
 		MaxRequestBodySize:           cfg.MaxRequestBodySize,
+		ReadBufferSize:               cfg.MaxHeaderSize,
+		ErrorHandler:                 requestErrors{maxBody: cfg.MaxRequestBodySize, maxHeader: cfg.MaxHeaderSize}.handle,
 		ReadTimeout:                  30 * time.Second,
 		WriteTimeout:                 30 * time.Second,
 		IdleTimeout:                  2 * time.Minute,
