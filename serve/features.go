@@ -23,6 +23,10 @@ type Limits struct {
 	// RequestTimeout bounds one request's work, store calls included.
 	// Default 1s.
 	RequestTimeout time.Duration
+	// MaxFuture bounds the event times of a push: an event later than
+	// now + MaxFuture is refused (featurestore.PushOptions.MaxFuture).
+	// Default featurestore.DefaultMaxFuture (1h); negative: no bound.
+	MaxFuture time.Duration
 }
 
 // EnsureDefaults fills unset fields.
@@ -35,6 +39,9 @@ func (l *Limits) EnsureDefaults() {
 	}
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = time.Second
+	}
+	if l.MaxFuture == 0 {
+		l.MaxFuture = featurestore.DefaultMaxFuture
 	}
 }
 

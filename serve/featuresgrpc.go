@@ -220,6 +220,9 @@ func (s servingServer) Push(ctx context.Context, req *fstorev1.PushRequest) (*fs
 	start := time.Now()
 	cat := fs.cat.Load()
 	name, events, err := decodePushProto(cat, req, fs.lim.MaxEntities)
+	if err == nil {
+		err = fs.checkPushValues(cat, name, events, "columns")
+	}
 	var res pushResult
 	if err == nil {
 		c, cancel := context.WithTimeout(ctx, fs.lim.RequestTimeout)

@@ -284,7 +284,7 @@ func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurest
 		}
 	}
 	b = append(b, `],"statuses":[`...)
-	if allPresent(c, st, n) {
+	if allPresent(c, st, n) && allFinite(c, n) {
 		// The usual column: every value present, the list formatted once
 		// per request.
 		if len(r.present) == 0 {
@@ -296,7 +296,13 @@ func (r *onlineRequest) appendColumn(b []byte, c *compute.Column, st []featurest
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, statusJSON[statusAt(c, st, i)]...)
+			s := statusAt(c, st, i)
+			if s == featurestore.Present && c.Type == def.Double && !finite(c.F64[i]) {
+				// Written null (JSON has no NaN or infinities): a null
+				// value is NULL_VALUE, never PRESENT.
+				s = featurestore.NullValue
+			}
+			b = append(b, statusJSON[s]...)
 		}
 	}
 	b = append(b, `],"event_timestamps":[`...)
@@ -334,6 +340,25 @@ func allPresent(c *compute.Column, st []featurestore.Status, n int) bool {
 		}
 	}
 	return true
+}
+
+// allFinite reports whether none of the first n values of c is a NaN
+// or an infinity, which appendValue and putFloats write as null.
+func allFinite(c *compute.Column, n int) bool {
+	if c.Type != def.Double {
+		return true
+	}
+	for _, f := range c.F64[:n] {
+		if !finite(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// finite reports whether f is neither NaN nor an infinity.
+func finite(f float64) bool {
+	return math.Float64bits(f)&(0x7ff<<52) != 0x7ff<<52
 }
 
 // joinN appends n copies of s, comma-separated.
