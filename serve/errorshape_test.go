@@ -73,8 +73,10 @@ func wantJSONError(t *testing.T, what string, resp *http.Response, b []byte, sta
 }
 
 func TestOversizedBody413(t *testing.T) {
+	var logs syncBuffer
 	ts := startServerWith(t, func(_ *featurestore.Store, cfg *Config) {
 		cfg.MaxRequestBodySize = 1 << 10
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	body := `{"features":["x"],"entities":{"k":[` + strings.Repeat("1,", 1500) + `1]}}`
 	for _, path := range []string{"/get-online-features", "/push", "/v1/registry:apply"} {
@@ -90,6 +92,27 @@ func TestOversizedBody413(t *testing.T) {
 	code, b := post(t, ts.httpURL+"/get-online-features", `{"features":["nope:x"],"entities":{"k":[1]}}`)
 	if code == http.StatusRequestEntityTooLarge {
 		t.Fatalf("a small body was refused: %d %s", code, b)
+	}
+	// fasthttp logs each refused connection; a flood of them is
+	// rate-limited like failed requests.
+	const flood = 50
+	for range flood {
+		req := fmt.Sprintf("POST /push HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		rawRequest(t, ts.httpURL, req)
+	}
+	ts.stop()
+	var lines, suppressed int64
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "component=fasthttp") {
+			lines++
+			n, _ := strconv.ParseInt(regexp.MustCompile(`suppressed=(\d+)`).FindStringSubmatch(l)[1], 10, 64)
+			suppressed += n
+		}
+	}
+	t.Logf("fasthttp log: %d lines, %d suppressed", lines, suppressed)
+	// 4 refused above, flood more: one line at once, one at shutdown.
+	if lines > 3 || lines-1+suppressed != flood+4 {
+		t.Errorf("fasthttp log: %d lines reporting %d suppressed for %d refused requests:\n%s", lines, suppressed, flood+4, logs.String())
 	}
 }
 

@@ -58,7 +58,8 @@ type Config struct {
 	MaxRequestBodySize int
 	// MaxHeaderSize bounds an HTTP request's line and headers together (it
 	// is fasthttp's read buffer); larger ones are answered 431 JSON.
-	// Default 16 KiB.
+	// Default 8 KiB (nginx's per-line default); each connection holds a
+	// read buffer of this size.
 	MaxHeaderSize int
 	// LogRepeatInterval is the least time between two log lines of the same
 	// failure (endpoint, status, error kind): the first is logged at once,
@@ -99,7 +100,7 @@ func (c *Config) EnsureDefaults() {
 		c.MaxRequestBodySize = 4 << 20
 	}
 	if c.MaxHeaderSize == 0 {
-		c.MaxHeaderSize = 16 << 10
+		c.MaxHeaderSize = 8 << 10
 	}
 	if c.LogRepeatInterval == 0 {
 		c.LogRepeatInterval = 10 * time.Second
@@ -178,6 +179,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer fs.logLim.Flush(func(k lograte.Key, n int64) {
 		log.Warn("request failed (repeats)", "endpoint", k.Endpoint, "status", k.Status, "kind", k.Kind, "suppressed", n)
+	})
+	httpLogLim, _ := lograte.New(&lograte.Options{Interval: cfg.LogRepeatInterval})
+	defer httpLogLim.Flush(func(k lograte.Key, n int64) {
+		log.Warn("fasthttp (repeats)", "component", "fasthttp", "format", k.Kind, "suppressed", n)
 	})
 	sk := newSkewer(cfg.Skew, cfg.Store, log)
 	fs.enableSkew(sk, reg.Latest())
@@ -260,7 +265,7 @@ func Run(ctx context.Context, cfg Config) error {
 		IdleTimeout:                  2 * time.Minute,
 		NoDefaultServerHeader:        false,
 		DisablePreParseMultipartForm: true,
-		Logger:                       slogPrintf{log},
+		Logger:                       slogPrintf{log, httpLogLim},
 	}
 
 	var wg sync.WaitGroup
@@ -409,9 +414,18 @@ func (f *front) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// slogPrintf adapts slog to fasthttp's Printf logger.
-type slogPrintf struct{ l *slog.Logger }
+// slogPrintf adapts slog to fasthttp's Printf logger. fasthttp logs every
+// connection that ends in an error (a body over the limit, a malformed
+// request), so a client can flood the log: lines are rate-limited per
+// format string (the class of message; the arguments carry addresses and
+// per-request detail).
+type slogPrintf struct {
+	l   *slog.Logger
+	lim *lograte.Limiter
+}
 
 func (s slogPrintf) Printf(format string, args ...any) {
-	s.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+	if ok, n := s.lim.Allow(lograte.Key{Endpoint: "fasthttp", Kind: format}); ok {
+		s.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp", "suppressed", n)
+	}
 }
