@@ -344,7 +344,7 @@ func (st *inferState) decodeTensor(i int, t *fastjson.Value, sm *servedModel, ro
 		return 0, badRequest("inputs[%d] (%s): missing data", i, name)
 	}
 	st.k, st.idx = 0, 0
-	if err := st.flatten(data, p, dt == "BOOL"); err == errTooMany {
+	if err := st.flatten(data, p, oipRangeOf(dt)); err == errTooMany {
 		return 0, badRequest("inputs[%d] (%s): data has more than the %d elements shape %s needs", i, name, p.want, clipJSON(shapeV))
 	} else if err != nil {
 		return 0, badRequest("inputs[%d] (%s): data%v", i, name, err)
@@ -453,12 +453,13 @@ func oipDatatype(dt string) bool {
 // through p, counting them in st.k (st.idx counts for error positions); it
 // returns errTooMany past p.want elements. A method rather than closures:
 // it runs on every inference request and must not allocate.
-func (st *inferState) flatten(v *fastjson.Value, p placement, boolean bool) error {
+func (st *inferState) flatten(v *fastjson.Value, p placement, r oipRange) error {
+	boolean := r.dt == "BOOL"
 	switch v.Type() {
 	case fastjson.TypeArray:
 		arr, _ := v.Array()
 		for _, e := range arr {
-			if err := st.flatten(e, p, boolean); err != nil {
+			if err := st.flatten(e, p, r); err != nil {
 				return err
 			}
 		}
@@ -479,8 +480,11 @@ func (st *inferState) flatten(v *fastjson.Value, p placement, boolean bool) erro
 			return &valueError{i: st.idx, msg: "want true or false (datatype BOOL), got " + clipJSON(v)}
 		}
 		f, err := v.Float64()
-		if err != nil {
+		if err != nil && !math.IsInf(f, 0) { // 1e400: +Inf, for r to refuse
 			return &valueError{i: st.idx, msg: "want a number, got " + clipJSON(v)}
+		}
+		if !r.ok(f) {
+			return &valueError{i: st.idx, msg: r.problem(f, clipJSON(v))}
 		}
 		return st.put(p, float32(f))
 	}

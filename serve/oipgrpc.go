@@ -137,32 +137,33 @@ func (s *inferenceServer) infer(ctx context.Context, req *inference.ModelInferRe
 	return resp, nil
 }
 
-// fillContents copies typed contents into x.
+// fillContents copies typed contents into x, refusing an element
+// outside dt's range (oipRange) by its index.
 func fillContents(x []float32, p placement, dt string, c *inference.InferTensorContents) error {
 	var n int
-	get := func(int) float32 { return 0 }
+	get := func(int) float64 { return 0 }
 	switch dt {
 	case "FP32":
 		v := c.GetFp32Contents()
-		n, get = len(v), func(k int) float32 { return v[k] }
+		n, get = len(v), func(k int) float64 { return float64(v[k]) }
 	case "FP64":
 		v := c.GetFp64Contents()
-		n, get = len(v), func(k int) float32 { return float32(v[k]) }
+		n, get = len(v), func(k int) float64 { return v[k] }
 	case "INT8", "INT16", "INT32":
 		v := c.GetIntContents()
-		n, get = len(v), func(k int) float32 { return float32(v[k]) }
+		n, get = len(v), func(k int) float64 { return float64(v[k]) }
 	case "INT64":
 		v := c.GetInt64Contents()
-		n, get = len(v), func(k int) float32 { return float32(float64(v[k])) }
+		n, get = len(v), func(k int) float64 { return float64(v[k]) }
 	case "UINT8", "UINT16", "UINT32":
 		v := c.GetUintContents()
-		n, get = len(v), func(k int) float32 { return float32(v[k]) }
+		n, get = len(v), func(k int) float64 { return float64(v[k]) }
 	case "UINT64":
 		v := c.GetUint64Contents()
-		n, get = len(v), func(k int) float32 { return float32(float64(v[k])) }
+		n, get = len(v), func(k int) float64 { return float64(v[k]) }
 	case "BOOL":
 		v := c.GetBoolContents()
-		n, get = len(v), func(k int) float32 {
+		n, get = len(v), func(k int) float64 {
 			if v[k] {
 				return 1
 			}
@@ -172,8 +173,13 @@ func fillContents(x []float32, p placement, dt string, c *inference.InferTensorC
 	if n != p.want {
 		return fmt.Errorf("contents have %d elements of %s, the shape needs %d", n, dt, p.want)
 	}
+	r := oipRangeOf(dt)
 	for k := range n {
-		p.put(x, k, get(k))
+		f := get(k)
+		if !r.ok(f) {
+			return fmt.Errorf("contents[%d]: %s", k, r.problem(f, ""))
+		}
+		p.put(x, k, float32(f))
 	}
 	return nil
 }
@@ -199,13 +205,18 @@ func fillRaw(x []float32, p placement, dt string, b []byte) error {
 		return fmt.Errorf("raw contents are %d bytes, the shape needs %d elements of %s (%d bytes)", len(b), p.want, dt, size*p.want)
 	}
 	le := binary.LittleEndian
+	r := oipRangeOf(dt)
 	for k := range p.want {
 		var v float32
 		switch dt {
 		case "FP32":
 			v = math.Float32frombits(le.Uint32(b[4*k:]))
 		case "FP64":
-			v = float32(math.Float64frombits(le.Uint64(b[8*k:])))
+			f := math.Float64frombits(le.Uint64(b[8*k:]))
+			if !r.ok(f) {
+				return fmt.Errorf("raw contents[%d]: %s", k, r.problem(f, ""))
+			}
+			v = float32(f)
 		case "INT8":
 			v = float32(int8(b[k]))
 		case "INT16":
@@ -222,6 +233,9 @@ func fillRaw(x []float32, p placement, dt string, b []byte) error {
 			v = float32(le.Uint32(b[4*k:]))
 		case "UINT64":
 			v = float32(float64(le.Uint64(b[8*k:])))
+		}
+		if (dt == "FP32" || dt == "BOOL") && !r.ok(float64(v)) {
+			return fmt.Errorf("raw contents[%d]: %s", k, r.problem(float64(v), ""))
 		}
 		p.put(x, k, v)
 	}
