@@ -426,6 +426,8 @@ func TestOnlineCommands(t *testing.T) {
 
 	bad := filepath.Join(tmp, "bad.jsonl")
 	os.WriteFile(bad, []byte(`{"trip_id": 3, "driver_id": "x", "event_ts": "2026-01-08T01:00:00Z"}`+"\n"), 0o644)
+	future := filepath.Join(tmp, "future.jsonl")
+	os.WriteFile(future, []byte(`{"trip_id": 3, "driver_id": 78, "event_ts": "9999-01-01T00:00:00Z", "completed": true}`+"\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -434,6 +436,8 @@ func TestOnlineCommands(t *testing.T) {
 		{[]string{"push", "--view", "driver_trips", bad}, 1, `line 1: field "driver_id": want INT64, got "x"`},
 		{[]string{"push", "--view", "driver_hourly", events}, 1, `view "driver_hourly" does not read a push source`},
 		{[]string{"push", events}, 2, "want --view V"},
+		{[]string{"push", "--view", "driver_trips", future}, 1, `event 1: column "event_ts": 9999-01-01T00:00:00Z is more than 1h in the future (--max-future)`},
+		{[]string{"push", "--view", "driver_trips", "--max-future", "48h", future}, 1, `9999-01-01T00:00:00Z is more than 48h in the future (--max-future)`},
 		{[]string{"materialize", "--views", "driver_hourli"}, 1, `unknown feature view "driver_hourli" (did you mean "driver_hourly"?)`},
 		{[]string{"materialize", "--end", "tomorrow"}, 2, `--end "tomorrow": want RFC 3339`},
 		{[]string{"materialize", "--store", "redis://127.0.0.1:1/0"}, 1, "cannot reach redis at 127.0.0.1:1"},

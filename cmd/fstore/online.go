@@ -228,6 +228,7 @@ func humanBytes(n int64) string {
 
 func newPushCmd(g *globals) *cobra.Command {
 	var view, url, keyTTL string
+	var maxFuture time.Duration
 	cmd := &cobra.Command{
 		Use:   "push --view V FILE",
 		Short: "Apply events (Parquet, or JSON lines; - for stdin) to a push view's online state",
@@ -236,13 +237,15 @@ them to the online state through the view's plan: the latest value moves
 only for a later event, and every event counts in its window's tile. A file
 ending in .parquet is read as Parquet; anything else as JSON lines, one
 object per line with the schema's columns (times as RFC 3339 or integer
-microseconds). Nothing is written unless every event is valid.`,
+microseconds). Nothing is written unless every event is valid: a NaN or an
+infinity in a DOUBLE column is refused unless the column sets
+allow_non_finite, and so is an event later than now + --max-future.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if view == "" {
 				return usageError{fmt.Errorf("want --view V")}
 			}
-			opts := featurestore.PushOptions{}
+			opts := featurestore.PushOptions{MaxFuture: maxFuture}
 			if keyTTL != "" {
 				d, err := parseDuration(keyTTL)
 				if err != nil {
@@ -288,6 +291,7 @@ microseconds). Nothing is written unless every event is valid.`,
 	}
 	cmd.Flags().StringVar(&view, "view", "", "feature view reading a push source")
 	cmd.Flags().StringVar(&keyTTL, "key-ttl", "", "expire written entities this long after the write (default: never)")
+	cmd.Flags().DurationVar(&maxFuture, "max-future", 0, "refuse events later than now + this (default 1h; negative: no bound)")
 	storeFlag(cmd, &url)
 	return cmd
 }

@@ -104,6 +104,7 @@ Limits (per request): --max-entities (10000), --max-features (1000),
 	f.IntVar(&cfg.Limits.MaxEntities, "max-entities", 0, "most entities per feature request, events per push (default 10000)")
 	f.IntVar(&cfg.Limits.MaxFeatures, "max-features", 0, "most features per request (default 1000)")
 	f.DurationVar(&cfg.Limits.RequestTimeout, "request-timeout", 0, "bound on one request's work, store calls included (default 1s)")
+	f.DurationVar(&cfg.Limits.MaxFuture, "max-future", 0, "refuse pushed events later than now + this (default 1h; negative: no bound)")
 	f.IntVar(&cfg.Batching.MaxBatchSize, "max-batch-size", 0, "most rows one coalesced model batch holds (default 256)")
 	f.DurationVar(&cfg.Batching.MaxQueueDelay, "max-queue-delay", 0, "how long a model batch waits for more requests (default 0: only what is queued)")
 	f.IntVar(&cfg.Batching.MaxQueueSize, "max-queue-size", 0, "most requests waiting per model version; beyond it 503 (default 1024)")
