@@ -18,7 +18,7 @@ const DefaultMaxFuture = time.Hour
 // number in a DOUBLE column that does not allow one, or an event time too
 // far in the future. It matches ErrBadEvents. Decoders of a wire format
 // name the element their own way from Row and Column (serve writes
-// df.fare[3]); Error names the event.
+// df.fare[3]); Error writes events[3].fare, as the quality gates do.
 type EventError struct {
 	// Row is the event's index in the batch, from 0.
 	Row int
@@ -29,7 +29,7 @@ type EventError struct {
 }
 
 func (e *EventError) Error() string {
-	return fmt.Sprintf("%v: event %d: column %q: %s", ErrBadEvents, e.Row+1, e.Column, e.Msg)
+	return fmt.Sprintf("events[%d].%s: %s", e.Row, e.Column, e.Msg)
 }
 
 // Is makes an EventError match ErrBadEvents.

@@ -436,7 +436,7 @@ func TestOnlineCommands(t *testing.T) {
 		{[]string{"push", "--view", "driver_trips", bad}, 1, `line 1: field "driver_id": want INT64, got "x"`},
 		{[]string{"push", "--view", "driver_hourly", events}, 1, `view "driver_hourly" does not read a push source`},
 		{[]string{"push", events}, 2, "want --view V"},
-		{[]string{"push", "--view", "driver_trips", future}, 1, `event 1: column "event_ts": 9999-01-01T00:00:00Z is more than 1h in the future (--max-future)`},
+		{[]string{"push", "--view", "driver_trips", future}, 1, `events[0].event_ts: 9999-01-01T00:00:00Z is more than 1h in the future (--max-future)`},
 		{[]string{"push", "--view", "driver_trips", "--max-future", "48h", future}, 1, `9999-01-01T00:00:00Z is more than 48h in the future (--max-future)`},
 		{[]string{"materialize", "--views", "driver_hourli"}, 1, `unknown feature view "driver_hourli" (did you mean "driver_hourly"?)`},
 		{[]string{"materialize", "--end", "tomorrow"}, 2, `--end "tomorrow": want RFC 3339`},
