@@ -58,7 +58,7 @@ func CheckValues(src *def.Source, events *compute.Batch, now time.Time, maxFutur
 		if f.Type == def.Double && !f.AllowNonFinite {
 			doubles = append(doubles, i)
 		}
-		if f.Name == src.TimestampColumn && f.Type == def.Timestamp {
+		if f.Name == src.TimestampColumn && (f.Type == def.Timestamp || f.Type == def.Int64) {
 			ts = i
 		}
 	}

@@ -140,3 +140,20 @@ func TestCheckValuesShape(t *testing.T) {
 		t.Fatalf("a column of the wrong type: %v", err)
 	}
 }
+
+// TestCheckValuesInt64Time: a timestamp column declared INT64
+// microseconds is bounded as a TIMESTAMP one is.
+func TestCheckValuesInt64Time(t *testing.T) {
+	src := &def.Source{Name: "s", TimestampColumn: "ts", Schema: []def.Field{{Name: "ts", Type: def.Int64}, {Name: "x", Type: def.Double}}}
+	b := featurestore.NewEventBuilder(src)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.AddRow()
+	b.SetInt64(0, now.Add(time.Hour).UnixMicro())
+	b.AddRow()
+	b.SetInt64(0, now.Add(2*time.Hour).UnixMicro())
+	b.SetDouble(1, 1)
+	err := featurestore.CheckValues(src, b.Batch(), now, time.Hour)
+	if want := "events[1].ts: 2026-01-01T02:00:00Z is more than 1h in the future (--max-future)"; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}

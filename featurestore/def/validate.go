@@ -238,6 +238,8 @@ func (v *validator) source(s *Source, report reporter) {
 		seen[f.Name] = true
 		if !f.Type.Valid() {
 			report(field+".type", "missing type for column %q", f.Name)
+		} else if f.AllowNonFinite && f.Type != Double {
+			report(field+".allow_non_finite", "column %q is %s; only DOUBLE columns hold non-finite values", f.Name, f.Type)
 		}
 	}
 	if len(s.Schema) > 0 {
