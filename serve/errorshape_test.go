@@ -162,6 +162,19 @@ func TestGatewayMethodNotAllowed405(t *testing.T) {
 			t.Errorf("%s: Allow %q, want %q", what, got, c.allow)
 		}
 	}
+	// The fasthttp endpoints are POST only, and say so.
+	for _, path := range []string{"/get-online-features", "/push", "/v1/predict", "/v2/models/m/infer"} {
+		resp, err := http.Get(ts.httpURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantJSONError(t, "GET "+path, resp, b, http.StatusMethodNotAllowed, "method not allowed")
+		if got := resp.Header.Get("Allow"); got != "POST" {
+			t.Errorf("GET %s: Allow %q, want POST", path, got)
+		}
+	}
 	// An unknown path under the gateway is still 404 in the same shape, and
 	// an allowed method still works.
 	resp, err := http.Get(ts.httpURL + "/v1/registry/a/b/c/d")

@@ -172,6 +172,9 @@ func (fs *featureServer) fail(ctx *fasthttp.RequestCtx, ep int, start time.Time,
 	if err != errMethod {
 		c := code(err)
 		status, kind = httpStatus(c), errorKind(c)
+	} else {
+		// RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+		ctx.Response.Header.Set("Allow", "POST")
 	}
 	if status >= 500 {
 		// A store outage fails every request the same way: the first of a
