@@ -303,6 +303,11 @@ func checkRequestedOutputs(v *fastjson.Value) error {
 		return badRequest("outputs: want an array, got %s", clipJSON(v))
 	}
 	for i, o := range arr {
+		if o.Get("name") == nil {
+			// {"outputs":[{}]} (found by FuzzInferRequest: clipJSON of
+			// the absent name was a nil dereference).
+			return badRequest("outputs[%d]: missing name (the model has one output, %q)", i, oipOutput)
+		}
 		n := o.GetStringBytes("name")
 		if string(n) != oipOutput {
 			return badRequest("outputs[%d]: unknown output %s (the model has one output, %q)", i, clipJSON(o.Get("name")), oipOutput)

@@ -15,6 +15,7 @@ func FuzzInferRequest(f *testing.F) {
 		`{"id":"a","inputs":[{"name":"input","datatype":"FP32","shape":[2,3],"data":[[1,2,3],[4,5,null]]}]}`,
 		`{"inputs":[{"name":"v__f0","datatype":"BOOL","shape":[1],"data":[true]},{"name":"v__f1","datatype":"INT64","shape":[1,1],"data":[7]},{"name":"v__f2","datatype":"FP64","shape":[1],"data":[1e308]}],"outputs":[{"name":"output"}]}`,
 		`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3],"data":[1,2,3,4]}]}`,
+		`{"inputs":[{"name":"input","datatype":"INT8","shape":[1,3],"data":[127,-128,1e400]}]}`,
 		`{"inputs":[{"name":"input","datatype":"FP32","shape":[-1,3],"data":[]}]}`,
 		`{"inputs":[{"name":"input","datatype":"FP32","shape":[99999999999,3],"data":[]}]}`,
 		`{"inputs":[{"name":"input","shape":[1,3],"data":[[[1]],[[2]],[[3]]]}]}`,
@@ -36,11 +37,13 @@ func FuzzInferRequest(f *testing.F) {
 		if rows < 1 || rows > 1000 || len(st.x) != rows*len(inputs) {
 			t.Fatalf("%q: %d rows, %d values", body, rows, len(st.x))
 		}
-		if !strings.Contains(string(body), "null") {
-			for i, v := range st.x {
-				if math.IsNaN(float64(v)) {
-					t.Fatalf("%q: value %d is missing but the body has no null", body, i)
-				}
+		lower := strings.ToLower(string(body))
+		for i, v := range st.x {
+			if math.IsInf(float64(v), 0) {
+				t.Fatalf("%q: value %d is %v: out of every datatype's range", body, i, v)
+			}
+			if math.IsNaN(float64(v)) && !strings.Contains(lower, "null") && !strings.Contains(lower, "nan") {
+				t.Fatalf("%q: value %d is missing but the body has no null or NaN", body, i)
 			}
 		}
 	})
