@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -136,4 +138,19 @@ func gatewayRoutingError(_ context.Context, mux *runtime.ServeMux, _ runtime.Mar
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)
 	w.Write(b)
+}
+
+// adapt mounts a net/http handler on fasthttp. fasthttpadaptor answers a
+// request URI that net/url cannot parse (an invalid escape such as
+// "/v1/registry%0X") with a plain-text 500; such a request is the client's
+// error, answered 400 in the {"error": ...} shape before the adaptor runs.
+func adapt(h http.Handler) fasthttp.RequestHandler {
+	next := fasthttpadaptor.NewFastHTTPHandler(h)
+	return func(ctx *fasthttp.RequestCtx) {
+		if _, err := url.ParseRequestURI(string(ctx.RequestURI())); err != nil {
+			writeError(ctx, fasthttp.StatusBadRequest, "malformed request URI: "+err.Error())
+			return
+		}
+		next(ctx)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -247,8 +246,8 @@ func Run(ctx context.Context, cfg Config) error {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	front := &front{
-		gateway: fasthttpadaptor.NewFastHTTPHandler(gwHandler),
-		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(fs.m.reg, promhttp.HandlerOpts{})),
+		gateway: adapt(gwHandler),
+		metrics: adapt(promhttp.HandlerFor(fs.m.reg, promhttp.HandlerOpts{})),
 		fs:      fs,
 		ms:      ms,
 		log:     log,

@@ -52,7 +52,7 @@ func startServer(t *testing.T) *testServer {
 
 // startServerWith is startServer with setup run on the open store and the
 // configuration before the server starts.
-func startServerWith(t *testing.T, setup func(st *featurestore.Store, cfg *Config)) *testServer {
+func startServerWith(t testing.TB, setup func(st *featurestore.Store, cfg *Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := featurestore.Open(dir, nil)
