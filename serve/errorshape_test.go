@@ -286,11 +286,10 @@ func floodFailures(t *testing.T, requests int64, open func(*featurestore.Store) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	failures := requests + 1
 	const workers = 4
 	start := time.Now()
 	var wg sync.WaitGroup
-	var next, bad atomic.Int64
+	var next, failed, bad atomic.Int64
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -303,7 +302,13 @@ func floodFailures(t *testing.T, requests int64, open func(*featurestore.Store) 
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusServiceUnavailable {
+				switch resp.StatusCode {
+				case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+					// A dial to a stopped Redis may outlast the request
+					// timeout on a loaded machine: 504, logged under its
+					// own key.
+					failed.Add(1)
+				default:
 					if bad.Add(1) == 1 {
 						t.Logf("first request not refused: %d", resp.StatusCode)
 					}
@@ -314,36 +319,44 @@ func floodFailures(t *testing.T, requests int64, open func(*featurestore.Store) 
 	wg.Wait()
 	elapsed := time.Since(start)
 	if bad.Load() != 0 {
-		t.Fatalf("%d of %d requests did not get 503", bad.Load(), requests)
+		t.Fatalf("%d of %d requests did not get 503 or 504", bad.Load(), requests)
 	}
-	ts.stop() // flushes the counts still pending
-	var lines, suppressed int64
-	re := regexp.MustCompile(`suppressed=(\d+)`)
+	failures := failed.Load() + 1 // and the first refusal above
+	ts.stop()                     // flushes the counts still pending
+	var logged, suppressed int64
+	linesPerStatus := map[string]int64{}
+	re := regexp.MustCompile(`status=(\d+) .*suppressed=(\d+)`)
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(l, `msg="request failed`) {
 			continue
 		}
-		if !strings.Contains(l, "endpoint=/get-online-features") || !strings.Contains(l, "status=503") {
+		m := re.FindStringSubmatch(l)
+		if !strings.Contains(l, "endpoint=/get-online-features") || m == nil {
 			t.Fatalf("unexpected failure line: %s", l)
 		}
-		m := re.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("a failure line without suppressed=: %s", l)
-		}
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		lines++
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		linesPerStatus[m[1]]++
 		suppressed += n
+		// The shutdown's "(repeats)" lines report counts only.
+		if strings.Contains(l, `msg="request failed" `) {
+			logged++
+		}
 	}
-	// One line at once, one per 10 s interval at most, one at shutdown.
-	if limit := 2 + int64(elapsed/(10*time.Second)); lines > limit || lines < 2 {
-		t.Errorf("%d failure lines for %d failures in %v, want 2..%d:\n%s", lines, requests, elapsed, limit, logs.String())
+	// Per key: one line at once, one per 10 s interval at most, one at
+	// shutdown.
+	limit := 2 + int64(elapsed/(10*time.Second))
+	for status, n := range linesPerStatus {
+		if n > limit {
+			t.Errorf("%d lines for status %s in %v, want at most %d:\n%s", n, status, elapsed, limit, logs.String())
+		}
 	}
-	// Only the per-request lines count failures; the shutdown line reports
-	// counts only.
-	if perRequest := lines - 1; perRequest+suppressed != failures {
-		t.Errorf("%d lines logged + %d suppressed != %d failures:\n%s", perRequest, suppressed, failures, logs.String())
+	if linesPerStatus["503"] < 2 {
+		t.Errorf("%d lines for status 503, want at least 2 (the first failure, the count at shutdown):\n%s", linesPerStatus["503"], logs.String())
 	}
-	t.Logf("%d failures in %v: %d log lines, %d suppressed", failures, elapsed, lines, suppressed)
+	if logged+suppressed != failures {
+		t.Errorf("%d lines logged + %d suppressed != %d failures:\n%s", logged, suppressed, failures, logs.String())
+	}
+	t.Logf("%d failures in %v: %v log lines per status, %d suppressed", failures, elapsed, linesPerStatus, suppressed)
 }
 
 // waitGoroutinesGone waits until no goroutine has fn in its stack.
