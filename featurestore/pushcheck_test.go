@@ -157,3 +157,27 @@ func TestCheckValuesInt64Time(t *testing.T) {
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+// BenchmarkCheckValues measures the value checks of a 1,024-event push.
+//
+//	go test ./featurestore -run '^$' -bench CheckValues -count 10 | benchstat -
+func BenchmarkCheckValues(b *testing.B) {
+	src := &def.Source{Name: "s", TimestampColumn: "ts", Schema: []def.Field{{Name: "ts", Type: def.Timestamp}, {Name: "x", Type: def.Double}, {Name: "y", Type: def.Double}}}
+	eb := featurestore.NewEventBuilder(src)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 1024
+	for i := range n {
+		eb.AddRow()
+		eb.SetInt64(0, now.Add(-time.Duration(i)*time.Second).UnixMicro())
+		eb.SetDouble(1, float64(i))
+		eb.SetDouble(2, float64(i)/3)
+	}
+	ev := eb.Batch()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := featurestore.CheckValues(src, ev, now, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
+}
