@@ -111,6 +111,19 @@ func checkMaterialized(ov *OnlineView, tab *entityTable, src *sourceRows, from, 
 		}
 		return w
 	}
+	// report turns a tally's violations into QualityViolations, their
+	// rows (indexes into the checked columns) named through rowSeq.
+	report := func(tally *compute.Tally, rowSeq []int64) []QualityViolation {
+		var vs []QualityViolation
+		for _, v := range tally.Violations() {
+			seqs := make([]int64, len(v.FirstRows))
+			for i, e := range v.FirstRows {
+				seqs[i] = rowSeq[e]
+			}
+			vs = append(vs, QualityViolation{v, name(seqs)})
+		}
+		return vs
+	}
 	if c := p.Expect; c != nil && len(c.Gates) > 0 {
 		tally := c.NewTally()
 		for gi, g := range c.Gates {
@@ -118,26 +131,14 @@ func checkMaterialized(ov *OnlineView, tab *entityTable, src *sourceRows, from, 
 				tally.Add(gi, &tab.feats[g.Output], 0)
 			}
 		}
-		for _, v := range tally.Violations() {
-			seqs := make([]int64, len(v.FirstRows))
-			for i, e := range v.FirstRows {
-				seqs[i] = tab.seq[e]
-			}
-			out = append(out, QualityViolation{v, name(seqs)})
-		}
+		out = append(out, report(tally, tab.seq)...)
 	}
 	if c := p.ExpectInput; c != nil && len(c.Gates) > 0 && len(tab.evSeq) > 0 {
 		tally := c.NewTally()
 		for gi, g := range c.Gates {
 			tally.Add(gi, &tab.evVals[g.Output], 0)
 		}
-		for _, v := range tally.Violations() {
-			seqs := make([]int64, len(v.FirstRows))
-			for i, e := range v.FirstRows {
-				seqs[i] = tab.evSeq[e]
-			}
-			out = append(out, QualityViolation{v, name(seqs)})
-		}
+		out = append(out, report(tally, tab.evSeq)...)
 	}
 	if c := p.Expect; c != nil && c.MaxFreshnessLag > 0 {
 		newest := int64(math.MinInt64)

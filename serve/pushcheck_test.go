@@ -111,9 +111,13 @@ func TestPushNonFinite(t *testing.T) {
 	if code, msg := pushFare(t, env, "Infinity", ts); code != 400 || !strings.Contains(msg, "malformed JSON") {
 		t.Errorf("push fare Infinity: %d %q", code, msg)
 	}
-	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+	for _, c := range []struct {
+		f    float64
+		want string
+	}{{math.NaN(), "NaN"}, {math.Inf(1), "+Inf"}, {math.Inf(-1), "-Inf"}} {
+		f := c.f
 		err := grpcPushFare(env, f, ts)
-		want := "columns.fare[1]: " + featurestoreFormat(f) + hint
+		want := "columns.fare[1]: " + c.want + hint
 		if status.Code(err) != codes.InvalidArgument || status.Convert(err).Message() != want {
 			t.Errorf("gRPC push fare %v: %v\n want InvalidArgument %q", f, err, want)
 		}
@@ -125,16 +129,6 @@ func TestPushNonFinite(t *testing.T) {
 	if code, msg := pushFare(t, env, "1.7976931348623157e308", ts); code != 200 {
 		t.Fatalf("push of the largest double: %d %s", code, msg)
 	}
-}
-
-func featurestoreFormat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case f > 0:
-		return "+Inf"
-	}
-	return "-Inf"
 }
 
 // TestPushNonFiniteAllowed: with allow_non_finite the NaN is taken; the
